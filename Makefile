@@ -1,0 +1,53 @@
+# stream_ext: PGXS build.
+#
+#   make            build
+#   make install    install into the PostgreSQL found by $(PG_CONFIG)
+#   make test       set up everything, build with -Werror, run all suites
+#   make demo       set up everything and run the quickstart on a throwaway cluster
+#   make installcheck  the suites alone (regress, isolation, TAP), against
+#                   temporary instances; run as a user that can run initdb
+
+EXTENSION = stream_ext
+MODULE_big = stream_ext
+OBJS = \
+	src/stream_ext.o \
+	src/ingest.o \
+	src/segment.o \
+	src/shmem.o \
+	src/privilege.o
+
+DATA = $(wildcard sql/stream_ext--*.sql)
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+# PostgreSQL 15's own headers trip -Wextra's unused-parameter, sign-compare and
+# missing-field-initializers checks; everything else of -Wextra stays on.
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers $(STREAM_EXT_CFLAGS)
+
+TEST_CONF = $(srcdir)/test/stream_ext.conf
+
+REGRESS = $(sort $(basename $(notdir $(wildcard $(srcdir)/test/sql/*.sql))))
+REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=./tmp_check \
+	--temp-config=$(TEST_CONF)
+
+ISOLATION = $(sort $(basename $(notdir $(wildcard $(srcdir)/test/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=./tmp_check_iso \
+	--temp-config=$(TEST_CONF)
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs regression.out log
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo
+
+# One command each; both install what is missing (as root), build, and
+# run as the postgres OS user in a copy of the tree it can write.
+test:
+	bash $(srcdir)/test/tools/run.sh test
+
+demo:
+	bash $(srcdir)/test/tools/run.sh demo

@@ -1,0 +1,471 @@
+/* stream_ext--0.1.0.sql: streams (continuous views come with the engine) */
+
+\echo Use "CREATE EXTENSION stream_ext" to load this file. \quit
+
+-- ---------------------------------------------------------------------
+-- Catalog.  Written only by stream_ext's own functions (as the extension
+-- owner); readable by everybody, like pg_catalog.
+-- ---------------------------------------------------------------------
+
+CREATE TABLE stream_ext.stream (
+    relid           regclass PRIMARY KEY,
+    event_time      name NOT NULL,          -- column that drives windows
+    arrival_column  name,                   -- column stream_ext added for now(), if any
+    segments        int NOT NULL,           -- number of segment partitions
+    current_slot    int NOT NULL DEFAULT 0, -- slot new transactions write into
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stream_ext.stream IS 'stream_ext: registered streams';
+
+CREATE TABLE stream_ext.segment (
+    stream      regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
+    slot        int NOT NULL,
+    partition   regclass NOT NULL,
+    PRIMARY KEY (stream, slot)
+);
+COMMENT ON TABLE stream_ext.segment IS 'stream_ext: segment partitions of each stream';
+
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.stream', '');
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.segment', '');
+
+GRANT USAGE ON SCHEMA stream_ext TO PUBLIC;
+GRANT SELECT ON stream_ext.stream, stream_ext.segment TO PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Ingest: the tag column's default and check (ingest.c)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext.tx(stream regclass)
+RETURNS int8
+LANGUAGE C STABLE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'stream_ext_tx';
+COMMENT ON FUNCTION stream_ext.tx(regclass) IS
+    'default of a stream''s stream_ext_tx column: segment slot and top-level transaction id';
+
+-- Not strict: a NULL tag must fail too.
+CREATE FUNCTION stream_ext.check_tx(tag int8, stream regclass)
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'stream_ext_check_tx';
+COMMENT ON FUNCTION stream_ext.check_tx(int8, regclass) IS
+    'check constraint of a stream''s stream_ext_tx column: refuses values not filled in by stream_ext';
+
+CREATE FUNCTION stream_ext._register_stream(stream regclass, event_time name,
+                                            arrival_column name, segments int,
+                                            reloptions text[])
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_register_stream';
+COMMENT ON FUNCTION stream_ext._register_stream(regclass, name, name, int, text[]) IS
+    'internal: records a rebuilt table as a stream and creates its segments';
+
+-- ---------------------------------------------------------------------
+-- Streams are append-only
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext._refuse_modification()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'cannot % stream %', TG_OP,
+            format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        USING ERRCODE = 'feature_not_supported',
+              DETAIL = 'A stream holds events, which are facts: they can only be appended with INSERT or COPY.',
+              HINT = 'Use stream_ext.drop_stream() to remove a stream with its events.';
+END;
+$$;
+
+-- ---------------------------------------------------------------------
+-- create_stream
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext.create_stream(stream regclass,
+                                         event_time name DEFAULT NULL,
+                                         arrival_column name DEFAULT 'arrival_time')
+RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel         pg_catalog.pg_class;
+    nsp         name;
+    qname       text;
+    oldname     name;
+    time_col    name := event_time;
+    time_type   regtype;
+    nonempty    boolean;
+    what        text;
+    r           record;
+    old_indexes name[];
+    new_indexes name[];
+    seqstate    record;
+    newrel      regclass;
+    col_defs    text := '';
+BEGIN
+    IF stream IS NULL THEN
+        RAISE EXCEPTION 'stream must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT * INTO rel FROM pg_class WHERE oid = stream;
+    nsp := (SELECT nspname FROM pg_namespace WHERE oid = rel.relnamespace);
+    qname := format('%I.%I', nsp, rel.relname);
+
+    IF EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
+        RAISE EXCEPTION 'table % is already a stream', qname
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'SELECT * FROM stream_ext.streams lists the streams.';
+    END IF;
+
+    CASE rel.relkind
+        WHEN 'r' THEN
+            NULL;
+        WHEN 'p' THEN
+            RAISE EXCEPTION 'cannot make partitioned table % a stream', qname
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'stream_ext partitions a stream itself, into segments that background workers consume and prune.',
+                      HINT = 'Register a plain table with the same columns.';
+        WHEN 'v' THEN
+            RAISE EXCEPTION '% is a view, not a table', qname
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Register the table the events are inserted into; continuous views are created with stream_ext.create_continuous_view().';
+        WHEN 'm' THEN
+            RAISE EXCEPTION '% is a materialized view, not a table', qname
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Register the table the events are inserted into; continuous views are created with stream_ext.create_continuous_view().';
+        WHEN 'f' THEN
+            RAISE EXCEPTION 'cannot make foreign table % a stream', qname
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Events must be stored in this database to be processed exactly once.',
+                      HINT = 'Create a local table and load the events into it.';
+        ELSE
+            RAISE EXCEPTION '% is not a table', qname
+                USING ERRCODE = 'wrong_object_type';
+    END CASE;
+
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot make temporary table % a stream', qname
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Background workers cannot see temporary tables.',
+                  HINT = 'Create the table without TEMPORARY.';
+    END IF;
+    IF rel.relpersistence = 'u' THEN
+        RAISE EXCEPTION 'cannot make unlogged table % a stream', qname
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'An unlogged table is emptied by crash recovery, so committed events would be lost.',
+                  HINT = format('Run ALTER TABLE %s SET LOGGED first.', qname);
+    END IF;
+    IF rel.relispartition OR EXISTS (SELECT 1 FROM pg_inherits
+                                      WHERE inhrelid = stream OR inhparent = stream) THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it takes part in inheritance or partitioning', qname
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Register a stand-alone table.';
+    END IF;
+    IF rel.reloftype <> 0 THEN
+        RAISE EXCEPTION 'cannot make typed table % a stream', qname
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Create the table with explicit columns instead of OF type.';
+    END IF;
+
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', qname
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- Event time: the user's column, or one added for the arrival time.
+    IF event_time IS NOT NULL THEN
+        SELECT atttypid INTO time_type FROM pg_attribute
+         WHERE attrelid = stream AND attname = event_time
+           AND attnum > 0 AND NOT attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', event_time, qname
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'event_time names the column that holds the time of each event; leave it out to use the arrival time.';
+        END IF;
+        IF time_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+            RAISE EXCEPTION 'event time column "%" has type %', event_time, time_type
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = 'The event time must be of type timestamp with time zone or timestamp.',
+                      HINT = 'Change the column''s type, or leave event_time out to use the arrival time.';
+        END IF;
+        arrival_column := NULL;
+    ELSE
+        IF arrival_column IS NULL THEN
+            RAISE EXCEPTION 'either event_time or arrival_column must be given'
+                USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = stream AND attname = arrival_column
+                      AND attnum > 0 AND NOT attisdropped) THEN
+            RAISE EXCEPTION 'table % already has a column "%"', qname, arrival_column
+                USING ERRCODE = 'duplicate_column',
+                      HINT = format('To use it as the event time, pass event_time => %L; otherwise choose another arrival_column.', arrival_column);
+        END IF;
+        time_col := arrival_column;
+        col_defs := format(', %I timestamptz NOT NULL DEFAULT pg_catalog.now()', arrival_column);
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM pg_attribute
+                WHERE attrelid = stream AND attname = 'stream_ext_tx'
+                  AND attnum > 0 AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'table % has a column named "stream_ext_tx"', qname
+            USING ERRCODE = 'duplicate_column',
+                  DETAIL = 'stream_ext adds a column of that name to every stream.',
+                  HINT = 'Rename the column.';
+    END IF;
+
+    -- What a stream cannot have.
+    SELECT c.conname INTO what FROM pg_constraint c
+     WHERE c.conrelid = stream AND c.contype IN ('p', 'u', 'x') LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT i.indexrelid::regclass::text INTO what FROM pg_index i
+         WHERE i.indrelid = stream AND i.indisunique LIMIT 1;
+    END IF;
+    IF what IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has the unique constraint or index "%"', qname, what
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Uniqueness would have to hold across all events, and events are pruned once processed.',
+                  HINT = 'Drop the primary key, unique or exclusion constraint first; a continuous view can group events by key instead.';
+    END IF;
+    SELECT c.conrelid::regclass::text INTO what FROM pg_constraint c
+     WHERE c.confrelid = stream LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: table % has a foreign key to it', qname, what
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the foreign key first.';
+    END IF;
+    SELECT t.tgname INTO what FROM pg_trigger t
+     WHERE t.tgrelid = stream AND NOT t.tgisinternal LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has trigger "%"', qname, what
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the triggers, register the table, then create them again on the stream.';
+    END IF;
+    IF rel.relhasrules THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has rules', qname
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the rules first.';
+    END IF;
+    IF rel.relrowsecurity OR EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = stream) THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has row-level security', qname
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Continuous views read every event of a stream as their owner.',
+                  HINT = 'Disable row-level security and drop the policies, and filter in the views instead.';
+    END IF;
+    SELECT pg_describe_object(d.classid, d.objid, d.objsubid) INTO what
+      FROM pg_depend d
+     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = stream
+       AND d.deptype = 'n'
+       AND NOT (d.classid = 'pg_constraint'::regclass
+                AND EXISTS (SELECT 1 FROM pg_constraint c
+                             WHERE c.oid = d.objid AND c.conrelid = stream))
+       AND NOT (d.classid = 'pg_class'::regclass AND d.objid = stream)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: % depends on it', qname, what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'create_stream rebuilds the table, which would drop dependent objects.',
+                  HINT = 'Drop the dependent objects, register the table, then create them again.';
+    END IF;
+    SELECT pg_describe_object(d.classid, d.objid, d.objsubid) INTO what
+      FROM pg_depend d
+     WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid = rel.reltype
+       AND d.deptype = 'n'
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: % depends on its row type', qname, what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'create_stream rebuilds the table, which would drop dependent objects.',
+                  HINT = 'Drop the dependent objects, register the table, then create them again.';
+    END IF;
+
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', qname) INTO nonempty;
+    IF nonempty THEN
+        RAISE EXCEPTION 'table % is not empty', qname
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'create_stream rebuilds the table as a partitioned table, which PostgreSQL cannot do in place.',
+                  HINT = 'Register an empty table, then load the events into the stream.';
+    END IF;
+
+    -- Rebuild: move the old table and its index names aside, create the
+    -- partitioned table under the original name, carry everything over.
+    oldname := left(rel.relname, 40) || '_stream_ext_' || stream::oid;
+    SELECT array_agg(c.relname ORDER BY c.oid) INTO old_indexes
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = stream;
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qname);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', qname, oldname);
+    FOR r IN SELECT c.oid, row_number() OVER (ORDER BY c.oid) AS n
+               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE i.indrelid = stream ORDER BY c.oid LOOP
+        EXECUTE format('ALTER INDEX %s RENAME TO %I', r.oid::regclass,
+                       left(oldname, 40) || '_idx_' || r.n);
+    END LOOP;
+
+    EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING ALL,'
+                   ' stream_ext_tx int8 NOT NULL%s) PARTITION BY RANGE (stream_ext_tx)%s',
+                   nsp, rel.relname, nsp, oldname, col_defs,
+                   CASE WHEN rel.reltablespace <> 0
+                        THEN format(' TABLESPACE %I', (SELECT spcname FROM pg_tablespace
+                                                        WHERE oid = rel.reltablespace))
+                        ELSE '' END);
+    newrel := format('%I.%I', nsp, rel.relname)::regclass;
+
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN stream_ext_tx SET DEFAULT stream_ext.tx(%L::regclass)',
+                   newrel, newrel::oid);
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT stream_ext_tx_check'
+                   ' CHECK (stream_ext.check_tx(stream_ext_tx, %L::regclass)) NOT VALID',
+                   newrel, newrel::oid);
+    EXECUTE format('CREATE TRIGGER stream_ext_append_only'
+                   ' BEFORE UPDATE OR DELETE OR TRUNCATE ON %s'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._refuse_modification()',
+                   newrel);
+
+    -- Index names.
+    SELECT array_agg(c.relname ORDER BY c.oid) INTO new_indexes
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = newrel;
+    FOR i IN 1 .. coalesce(array_length(old_indexes, 1), 0) LOOP
+        IF new_indexes[i] <> old_indexes[i] THEN
+            EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', nsp, new_indexes[i], old_indexes[i]);
+        END IF;
+    END LOOP;
+
+    -- Foreign keys to other tables.
+    FOR r IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+              WHERE conrelid = stream AND contype = 'f' ORDER BY oid LOOP
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', newrel, r.conname, r.def);
+    END LOOP;
+
+    -- Statistics targets.
+    FOR r IN SELECT attname, attstattarget FROM pg_attribute
+              WHERE attrelid = stream AND attnum > 0 AND NOT attisdropped
+                AND attstattarget >= 0 LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s',
+                       newrel, r.attname, r.attstattarget);
+    END LOOP;
+
+    -- Sequences: serial columns keep theirs; identity columns got new ones,
+    -- which take the old names and positions.
+    FOR r IN SELECT s.oid AS seq, a.attname, d.deptype
+               FROM pg_depend d
+               JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+               JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+              WHERE d.classid = 'pg_class'::regclass
+                AND d.refclassid = 'pg_class'::regclass
+                AND d.refobjid = stream AND d.deptype IN ('a', 'i') LOOP
+        IF r.deptype = 'a' THEN
+            EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', r.seq::regclass, newrel, r.attname);
+        ELSE
+            EXECUTE format('SELECT last_value, is_called FROM %s', r.seq::regclass) INTO seqstate;
+            EXECUTE format('SELECT pg_catalog.setval(%L, %s, %s)',
+                           pg_get_serial_sequence(newrel::text, r.attname),
+                           seqstate.last_value, seqstate.is_called);
+        END IF;
+    END LOOP;
+
+    -- Owner, grants, comment.
+    IF rel.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', newrel,
+                       (SELECT rolname FROM pg_roles WHERE oid = rel.relowner));
+    END IF;
+    IF rel.relacl IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON %s FROM %I', newrel,
+                       (SELECT rolname FROM pg_roles WHERE oid = rel.relowner));
+        FOR r IN SELECT a.privilege_type, a.is_grantable,
+                        CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                             ELSE quote_ident((SELECT rolname FROM pg_roles WHERE oid = a.grantee)) END AS grantee
+                   FROM aclexplode(rel.relacl) a LOOP
+            EXECUTE format('GRANT %s ON %s TO %s%s', r.privilege_type, newrel, r.grantee,
+                           CASE WHEN r.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+    END IF;
+    FOR r IN SELECT at.attname, a.privilege_type, a.is_grantable,
+                    CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                         ELSE quote_ident((SELECT rolname FROM pg_roles WHERE oid = a.grantee)) END AS grantee
+               FROM pg_attribute at, aclexplode(at.attacl) a
+              WHERE at.attrelid = stream AND at.attnum > 0 AND at.attacl IS NOT NULL LOOP
+        EXECUTE format('GRANT %s (%I) ON %s TO %s%s', r.privilege_type, r.attname, newrel, r.grantee,
+                       CASE WHEN r.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    IF obj_description(stream, 'pg_class') IS NOT NULL THEN
+        EXECUTE format('COMMENT ON TABLE %s IS %L', newrel, obj_description(stream, 'pg_class'));
+    END IF;
+
+    EXECUTE format('DROP TABLE %I.%I', nsp, oldname);
+
+    PERFORM stream_ext._register_stream(newrel, time_col, arrival_column, 3, rel.reloptions);
+    RETURN newrel;
+END;
+$fn$;
+COMMENT ON FUNCTION stream_ext.create_stream(regclass, name, name) IS
+    'registers an empty table as a stream, rebuilding it as a segmented table under the same name';
+
+-- ---------------------------------------------------------------------
+-- drop_stream, and keeping the catalog in step with DROP TABLE
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext.drop_stream(stream regclass, "cascade" boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
+        RAISE EXCEPTION 'table % is not a stream', stream
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'SELECT * FROM stream_ext.streams lists the streams.';
+    END IF;
+    EXECUTE format('DROP TABLE %s%s', stream, CASE WHEN "cascade" THEN ' CASCADE' ELSE '' END);
+END;
+$$;
+COMMENT ON FUNCTION stream_ext.drop_stream(regclass, boolean) IS
+    'drops a stream with its events';
+
+CREATE FUNCTION stream_ext._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM stream_ext.stream s
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND s.relid::oid = d.objid;
+END;
+$$;
+
+CREATE EVENT TRIGGER stream_ext_sql_drop ON sql_drop
+    EXECUTE FUNCTION stream_ext._on_sql_drop();
+
+-- ---------------------------------------------------------------------
+-- Views
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext._events_waiting(stream regclass)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', stream) INTO n;
+    RETURN n;
+END;
+$$;
+
+CREATE VIEW stream_ext.streams AS
+SELECT s.relid AS stream,
+       s.event_time,
+       s.arrival_column,
+       s.segments,
+       s.created_at,
+       stream_ext._events_waiting(s.relid) AS events_waiting
+  FROM stream_ext.stream s
+ WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
+COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
+GRANT SELECT ON stream_ext.streams TO PUBLIC;

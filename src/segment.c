@@ -1,0 +1,217 @@
+/*-------------------------------------------------------------------------
+ *
+ * segment.c
+ *	  Where events are stored: the segment partitions of a stream.
+ *
+ * A stream is a table partitioned by range on its tag column, with one
+ * partition per segment slot: slot k holds tags [k << 48, (k + 1) << 48).
+ * Writers fill the current slot; a worker consumes events of every slot
+ * and truncates a slot once no transaction can still write into it and
+ * every view has consumed its events.  TRUNCATE of one partition locks
+ * only that partition, so pruning never waits for writers of the current
+ * slot, nor they for it.
+ *
+ * The partitions live in the stream_ext schema and belong to the stream's
+ * owner; they are created here as the extension's owner because users
+ * have no CREATE privilege on that schema.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "stream_ext.h"
+
+static char *StreamQualifiedName(Oid relid);
+static Oid	RelationOwner(Oid relid);
+static char *ReloptionsClause(ArrayType *reloptions);
+static void CreateSegment(Oid relid, const char *stream, const char *owner,
+						  int slot, const char *with);
+
+PG_FUNCTION_INFO_V1(stream_ext_register_stream);
+
+/*
+ * stream_ext_register_stream records a rebuilt (partitioned) table as a
+ * stream and creates its segment partitions.  create_stream() calls it
+ * after rebuilding the table; the caller must own the table.
+ *
+ * Arguments: stream regclass, event_time name, arrival_column name,
+ * segments int, reloptions text[] (storage parameters for the segments).
+ */
+Datum
+stream_ext_register_stream(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Name		event_time = PG_GETARG_NAME(1);
+	Name		arrival = PG_ARGISNULL(2) ? NULL : PG_GETARG_NAME(2);
+	int			segments = PG_GETARG_INT32(3);
+	ArrayType  *reloptions = PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4);
+	char	   *stream;
+	char	   *owner;
+	char	   *with;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Oid			argtypes[4] = {OIDOID, NAMEOID, NAMEOID, INT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	StreamCheckOwner(relid);
+	if (!RelationIsStream(relid))
+		elog(ERROR, "relation %u has not been rebuilt as a stream", relid);
+	if (segments < 2 || segments > STREAM_MAX_SLOTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a stream needs between 2 and %d segments",
+						STREAM_MAX_SLOTS)));
+
+	stream = StreamQualifiedName(relid);
+	owner = GetUserNameFromId(RelationOwner(relid), false);
+	with = ReloptionsClause(reloptions);
+
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context,
+								 &save_nestlevel);
+	SPI_connect();
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = NameGetDatum(event_time);
+	if (arrival)
+		values[2] = NameGetDatum(arrival);
+	else
+		nulls[2] = 'n';
+	values[3] = Int32GetDatum(segments);
+	if (SPI_execute_with_args("INSERT INTO stream_ext.stream"
+							  " (relid, event_time, arrival_column, segments)"
+							  " VALUES ($1::pg_catalog.oid, $2, $3, $4)",
+							  4, argtypes, values, nulls,
+							  false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not register stream %s", stream);
+
+	for (int slot = 0; slot < segments; slot++)
+		CreateSegment(relid, stream, owner, slot, with);
+
+	SPI_finish();
+	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
+
+	/* A stale entry from an earlier relation with this OID must go. */
+	StreamForgetSlot(relid);
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * CreateSegment creates the partition of one slot and records it.
+ */
+static void
+CreateSegment(Oid relid, const char *stream, const char *owner, int slot,
+			  const char *with)
+{
+	char		name[NAMEDATALEN];
+	const char *qname;
+	StringInfoData sql;
+
+	snprintf(name, sizeof(name), "seg_%u_%d", relid, slot);
+	qname = quote_qualified_identifier("stream_ext", name);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")%s",
+					 qname, stream,
+					 (int64) ((uint64) slot << STREAM_TAG_SLOT_SHIFT),
+					 (int64) ((uint64) (slot + 1) << STREAM_TAG_SLOT_SHIFT),
+					 with);
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create segment %s", qname);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s OWNER TO %s",
+					 qname, quote_identifier(owner));
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not give segment %s to its owner", qname);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "INSERT INTO stream_ext.segment (stream, slot, partition)"
+					 " VALUES (%u, %d, %s::pg_catalog.regclass)",
+					 relid, slot, quote_literal_cstr(qname));
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record segment %s", qname);
+}
+
+/*
+ * StreamQualifiedName returns the quoted, schema-qualified name.
+ */
+static char *
+StreamQualifiedName(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * RelationOwner returns pg_class.relowner.
+ */
+static Oid
+RelationOwner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * ReloptionsClause turns pg_class.reloptions ("name=value" strings) into a
+ * WITH clause, quoting each value; empty when there are none.
+ */
+static char *
+ReloptionsClause(ArrayType *reloptions)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	StringInfoData buf;
+
+	if (reloptions == NULL)
+		return "";
+
+	deconstruct_array(reloptions, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	if (n == 0)
+		return "";
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, " WITH (");
+	for (int i = 0; i < n; i++)
+	{
+		char	   *opt;
+		char	   *eq;
+
+		if (nulls[i])
+			continue;
+		opt = TextDatumGetCString(elems[i]);
+		eq = strchr(opt, '=');
+		if (eq == NULL)
+			elog(ERROR, "malformed storage parameter \"%s\"", opt);
+		*eq = '\0';
+		appendStringInfo(&buf, "%s%s = %s", i > 0 ? ", " : "",
+						 quote_identifier(opt), quote_literal_cstr(eq + 1));
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}

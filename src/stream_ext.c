@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_ext.c
+ *	  Module load: refuses to load outside shared_preload_libraries,
+ *	  defines the GUCs and installs the hooks of the other files.
+ *
+ * Nothing here touches events; every hook it installs is chained to the
+ * one that was installed before it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+
+#include "stream_ext.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			stream_ext_max_streams = 1024;
+bool		stream_ext_restoring = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void stream_ext_shmem_request(void);
+static void stream_ext_shmem_startup(void);
+
+/*
+ * _PG_init loads the module.  Background workers and shared memory need
+ * the library in shared_preload_libraries, so loading it any other way
+ * (CREATE EXTENSION without it, or LOAD) is an error with a hint.
+ */
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stream_ext must be loaded via shared_preload_libraries"),
+				 errdetail("stream_ext runs background workers and keeps state in shared memory, which can only be set up at server start."),
+				 errhint("Add stream_ext to shared_preload_libraries in postgresql.conf and restart the server.")));
+
+	DefineCustomIntVariable("stream_ext.max_streams",
+							"Maximum number of streams in all databases of the cluster.",
+							"Sizes the shared memory that holds each stream's current segment.",
+							&stream_ext_max_streams,
+							1024, 16, 1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("stream_ext.restoring",
+							 "Accepts events with their stored tags, as pg_restore loads them.",
+							 "Set it for the pg_restore session only: PGOPTIONS='-c stream_ext.restoring=on'.",
+							 &stream_ext_restoring,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("stream_ext");
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = stream_ext_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = stream_ext_shmem_startup;
+
+	StreamIngestInstallHooks();
+}
+
+/*
+ * stream_ext_shmem_request asks for the shared memory and locks of every
+ * file; PostgreSQL 15 allows it only from this hook.
+ */
+static void
+stream_ext_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	StreamShmemRequest();
+}
+
+/*
+ * stream_ext_shmem_startup creates or attaches to the shared memory.
+ */
+static void
+stream_ext_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	StreamShmemInit();
+}

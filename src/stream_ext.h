@@ -1,0 +1,66 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_ext.h
+ *	  Declarations shared by the files of stream_ext.
+ *
+ * The data flow, and the file that owns each stage:
+ *
+ *	ingest.c	events arrive: the transaction tag every event carries, and
+ *				COPY into a stream without a column list
+ *	segment.c	where events are stored: the segment partitions of a stream
+ *	shmem.c		shared memory: the segment each stream currently fills
+ *	privilege.c	running internal steps as the extension's owner
+ *	stream_ext.c	module load, GUCs and hooks
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef STREAM_EXT_H
+#define STREAM_EXT_H
+
+#include "postgres.h"
+
+#include "access/transam.h"
+
+/*
+ * Every event carries a tag in the column STREAM_TAG_COLUMN: the segment
+ * slot it was routed to in the high bits, and the low 48 bits of the
+ * full (epoch-extended) id of the top-level transaction that inserted it.
+ * The stream is range-partitioned on the tag, one partition per slot, so
+ * the slot bits route the event, and the transaction bits tell a worker
+ * whether the event was already visible to the snapshot of an earlier
+ * batch.  48 bits of full transaction id last for 2^16 epochs.
+ */
+#define STREAM_TAG_COLUMN		"stream_ext_tx"
+#define STREAM_TAG_SLOT_SHIFT	48
+#define STREAM_TAG_XID_MASK		((UINT64CONST(1) << STREAM_TAG_SLOT_SHIFT) - 1)
+#define STREAM_MAX_SLOTS		32767
+
+#define StreamTagMake(slot, fxid) \
+	((int64) (((uint64) (slot) << STREAM_TAG_SLOT_SHIFT) | \
+			  (U64FromFullTransactionId(fxid) & STREAM_TAG_XID_MASK)))
+#define StreamTagSlot(tag)		((int) ((uint64) (tag) >> STREAM_TAG_SLOT_SHIFT))
+
+/* GUCs (stream_ext.c) */
+extern int	stream_ext_max_streams;
+extern bool stream_ext_restoring;
+
+/* shmem.c */
+extern Size StreamShmemSize(void);
+extern void StreamShmemRequest(void);
+extern void StreamShmemInit(void);
+extern int	StreamCurrentSlot(Oid relid);
+extern void StreamForgetSlot(Oid relid);
+
+/* ingest.c */
+extern void StreamIngestInstallHooks(void);
+extern bool RelationIsStream(Oid relid);
+
+/* privilege.c */
+extern Oid	StreamExtensionOwner(void);
+extern void StreamCheckOwner(Oid relid);
+extern void StreamSwitchToExtensionOwner(Oid *save_userid, int *save_sec_context,
+										 int *save_nestlevel);
+extern void StreamRestoreUser(Oid save_userid, int save_sec_context,
+							  int save_nestlevel);
+
+#endif							/* STREAM_EXT_H */

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# run.sh test|demo -- what `make test` and `make demo` do.
+#
+# On a fresh Debian 12 machine with PostgreSQL 15 (run as root):
+#   1. installs the Debian packages that are missing,
+#   2. copies the tree to a directory the postgres OS user can write
+#      (the clone may sit in root's home, which postgres cannot read),
+#   3. builds there with -Werror and installs the extension,
+#   4. test: runs the regression, isolation and TAP suites as postgres,
+#      each against a temporary instance, and ends with "N passed, N failed";
+#      demo: starts a throwaway cluster, runs test/tools/demo.sql, stops it.
+#
+# Run as another user, it skips step 1 and expects PostgreSQL's directories
+# to be writable by that user.
+set -euo pipefail
+
+mode=${1:-test}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+packages="make gcc postgresql-15 postgresql-client-15 postgresql-server-dev-15 libipc-run-perl postgresql-15-hll postgresql-15-tdigest"
+
+log() { printf '== %s\n' "$*"; }
+
+ensure_packages() {
+    local missing=""
+    for p in $packages; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages:$missing (run as root, or install them)" >&2
+        exit 1
+    fi
+    log "installing$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+}
+
+# The user that runs initdb and the servers.
+if [ "$(id -u)" -eq 0 ]; then
+    runas=postgres
+    as_runner() { runuser -u postgres -- "$@"; }
+else
+    runas=$(id -un)
+    as_runner() { "$@"; }
+fi
+
+ensure_packages
+
+PG_CONFIG=${PG_CONFIG:-pg_config}
+bindir=$("$PG_CONFIG" --bindir)
+
+# A private copy of the tree that $runas can write.
+work=${STREAM_EXT_WORKDIR:-${TMPDIR:-/tmp}/stream_ext-$(id -un)-$(printf '%s' "$top" | cksum | cut -d' ' -f1)}
+rm -rf "$work"
+mkdir -p "$work"
+tar -C "$top" --exclude=.git --exclude=.demo --exclude='tmp_check*' --exclude=results -cf - . | tar -C "$work" -xf -
+[ "$(id -u)" -eq 0 ] && chown -R "$runas" "$work"
+
+log "building in $work"
+make -C "$work" -s clean >/dev/null
+make -C "$work" -s PG_CONFIG="$PG_CONFIG" STREAM_EXT_CFLAGS=-Werror
+make -C "$work" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+[ "$(id -u)" -eq 0 ] && chown -R "$runas" "$work"
+
+run_tests() {
+    local out=$work/test-output.log rc=0
+    local passed=0 failed=0 n m
+    : >"$out"
+
+    log "regression tests"
+    if ! as_runner make -C "$work" -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= TAP_TESTS= 2>&1 | tee -a "$out" | tee "$work/regress.log"; then rc=1; fi
+    log "isolation tests"
+    if ! as_runner make -C "$work" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= TAP_TESTS= 2>&1 | tee -a "$out" | tee "$work/isolation.log"; then rc=1; fi
+    log "TAP tests"
+    if ! as_runner make -C "$work" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= PROVE_FLAGS=-v 2>&1 | tee -a "$out" >"$work/tap.log"; then rc=1; fi
+    grep -E '^(t/|ok |not ok |Files=|Result:|#   Failed)' "$work/tap.log" || true
+
+    # pg_regress: "All N tests passed." or "N of M tests failed."
+    for f in "$work/regress.log" "$work/isolation.log"; do
+        if n=$(grep -oE 'All [0-9]+ tests passed' "$f" | grep -oE '[0-9]+'); then
+            passed=$((passed + n))
+        elif m=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$f"); then
+            n=$(echo "$m" | cut -d' ' -f1); m=$(echo "$m" | cut -d' ' -f3)
+            passed=$((passed + m - n)); failed=$((failed + n))
+        else
+            failed=$((failed + 1))     # the suite did not run to its end
+        fi
+    done
+    # TAP: count assertions; a script that died counts as one failure.
+    n=$(grep -cE '^ok ' "$work/tap.log" || true)
+    m=$(grep -cE '^not ok ' "$work/tap.log" || true)
+    passed=$((passed + n)); failed=$((failed + m))
+    if ! grep -q '^Result: PASS' "$work/tap.log" && [ "$m" -eq 0 ]; then
+        failed=$((failed + 1))
+    fi
+
+    for d in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
+        if [ -s "$d" ]; then
+            log "$d"
+            cat "$d"
+        fi
+    done
+    if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+        for f in "$work"/tmp_check/log/*.log "$work"/tmp_check_iso/log/*.log "$work"/tmp_check/log/regress_log_*; do
+            [ -f "$f" ] || continue
+            log "tail of $f"
+            tail -n 40 "$f"
+        done
+        rc=1
+    fi
+    echo "$passed passed, $failed failed"
+    return $rc
+}
+
+run_demo() {
+    local dir port=54329
+    # "Inside the project directory" when postgres can write there.
+    if as_runner test -w "$top" 2>/dev/null && as_runner test -x "$top" 2>/dev/null; then
+        dir=$top/.demo
+    else
+        dir=$work/.demo
+    fi
+    rm -rf "$dir"
+    as_runner mkdir -p "$dir"
+    log "starting a throwaway cluster in $dir (port $port)"
+    as_runner "$bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+    cat >>"$dir/data/postgresql.conf" <<EOF
+shared_preload_libraries = 'stream_ext'
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir'
+EOF
+    as_runner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+    trap 'as_runner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
+    as_runner "$bindir/psql" -X -h "$dir" -p "$port" -U postgres -d postgres \
+        -v ON_ERROR_STOP=1 -v datadir="$work/test/tools" -e -f "$work/test/tools/demo.sql"
+    log "stopping the cluster"
+}
+
+case "$mode" in
+    test) run_tests ;;
+    demo) run_demo ;;
+    *) echo "usage: $0 test|demo" >&2; exit 2 ;;
+esac
