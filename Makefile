@@ -32,7 +32,12 @@ REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=./tmp_check \
 
 ISOLATION = $(sort $(basename $(notdir $(wildcard $(srcdir)/test/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=./tmp_check_iso \
+	--load-extension=stream_ext \
 	--temp-config=$(TEST_CONF)
+
+# pg_isolation_regress (15) looks for expected output under its output
+# directory or input directory; point it at the top-level expected/.
+REGRESS_PREP = output_iso/expected
 
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
@@ -41,6 +46,10 @@ EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs regres
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+output_iso/expected:
+	mkdir -p output_iso
+	ln -sfn $(abspath $(srcdir))/expected output_iso/expected
 
 .PHONY: test demo
 

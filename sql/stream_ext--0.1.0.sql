@@ -101,6 +101,7 @@ DECLARE
     old_indexes name[];
     new_indexes name[];
     seqstate    record;
+    identity_seqs text[] := '{}';
     newrel      regclass;
     col_defs    text := '';
 BEGIN
@@ -146,7 +147,7 @@ BEGIN
     END CASE;
 
     IF rel.relpersistence = 't' THEN
-        RAISE EXCEPTION 'cannot make temporary table % a stream', qname
+        RAISE EXCEPTION 'cannot make temporary table % a stream', quote_ident(rel.relname)
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'Background workers cannot see temporary tables.',
                   HINT = 'Create the table without TEMPORARY.';
@@ -360,9 +361,9 @@ BEGIN
             EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', r.seq::regclass, newrel, r.attname);
         ELSE
             EXECUTE format('SELECT last_value, is_called FROM %s', r.seq::regclass) INTO seqstate;
-            EXECUTE format('SELECT pg_catalog.setval(%L, %s, %s)',
-                           pg_get_serial_sequence(newrel::text, r.attname),
-                           seqstate.last_value, seqstate.is_called);
+            PERFORM pg_catalog.setval(pg_get_serial_sequence(newrel::text, r.attname),
+                                      seqstate.last_value, seqstate.is_called);
+            identity_seqs := identity_seqs || ARRAY[r.attname::text, (SELECT relname FROM pg_class WHERE oid = r.seq)::text];
         END IF;
     END LOOP;
 
@@ -395,6 +396,13 @@ BEGIN
     END IF;
 
     EXECUTE format('DROP TABLE %I.%I', nsp, oldname);
+
+    -- Identity sequences take the names of the ones just dropped.
+    FOR i IN 1 .. coalesce(array_length(identity_seqs, 1), 0) / 2 LOOP
+        EXECUTE format('ALTER SEQUENCE %s RENAME TO %I',
+                       pg_get_serial_sequence(newrel::text, identity_seqs[2 * i - 1]),
+                       identity_seqs[2 * i]);
+    END LOOP;
 
     PERFORM stream_ext._register_stream(newrel, time_col, arrival_column, 3, rel.reloptions);
     RETURN newrel;

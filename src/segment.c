@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -69,7 +70,11 @@ stream_ext_register_stream(PG_FUNCTION_ARGS)
 
 	StreamCheckOwner(relid);
 	if (!RelationIsStream(relid))
-		elog(ERROR, "relation %u has not been rebuilt as a stream", relid);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has not been rebuilt as a stream",
+						get_rel_name(relid)),
+				 errhint("Use stream_ext.create_stream() to register a table.")));
 	if (segments < 2 || segments > STREAM_MAX_SLOTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -119,9 +124,17 @@ CreateSegment(Oid relid, const char *stream, const char *owner, int slot,
 {
 	char		name[NAMEDATALEN];
 	const char *qname;
+	const char *relname = get_rel_name(relid);
 	StringInfoData sql;
 
-	snprintf(name, sizeof(name), "seg_%u_%d", relid, slot);
+	/*
+	 * PostgreSQL names the partition in constraint violations, so the name
+	 * should say which stream it belongs to: "<stream>_seg<slot>", or with
+	 * the stream's OID added when another schema's stream took that name.
+	 */
+	snprintf(name, sizeof(name), "%.48s_seg%d", relname, slot);
+	if (OidIsValid(get_relname_relid(name, get_namespace_oid("stream_ext", false))))
+		snprintf(name, sizeof(name), "%.40s_%u_seg%d", relname, relid, slot);
 	qname = quote_qualified_identifier("stream_ext", name);
 
 	initStringInfo(&sql);

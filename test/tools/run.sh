@@ -113,7 +113,7 @@ run_tests() {
 }
 
 run_demo() {
-    local dir port=54329
+    local port=54329
     # "Inside the project directory" when postgres can write there.
     if as_runner test -w "$top" 2>/dev/null && as_runner test -x "$top" 2>/dev/null; then
         dir=$top/.demo
@@ -131,10 +131,13 @@ listen_addresses = ''
 unix_socket_directories = '$dir'
 EOF
     as_runner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
-    trap 'as_runner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
+    demo_data=$dir/data
+    trap 'as_runner "$bindir/pg_ctl" -D "$demo_data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
     as_runner "$bindir/psql" -X -h "$dir" -p "$port" -U postgres -d postgres \
         -v ON_ERROR_STOP=1 -v datadir="$work/test/tools" -e -f "$work/test/tools/demo.sql"
-    log "stopping the cluster"
+    log "stopping the cluster; the server log is $dir/server.log"
+    as_runner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    trap - EXIT
 }
 
 case "$mode" in

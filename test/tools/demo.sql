@@ -1,0 +1,40 @@
+-- The quickstart that `make demo` runs on a throwaway cluster.
+\pset footer off
+
+CREATE EXTENSION stream_ext;
+
+-- An ordinary table, registered as a stream.  Its event time is ts.
+CREATE TABLE sensor_events (sensor_id int NOT NULL, temp float8, ts timestamptz NOT NULL);
+SELECT stream_ext.create_stream('sensor_events', event_time => 'ts');
+
+-- Events arrive by COPY ...
+COPY sensor_events FROM STDIN (FORMAT csv);
+1,21.5,2026-01-01 10:00:01+00
+2,19.0,2026-01-01 10:00:07+00
+1,21.9,2026-01-01 10:00:31+00
+3,25.2,2026-01-01 10:00:45+00
+2,19.4,2026-01-01 10:01:02+00
+1,22.4,2026-01-01 10:01:15+00
+3,24.8,2026-01-01 10:01:40+00
+\.
+
+-- ... and by INSERT, here a thousand readings in one statement.
+INSERT INTO sensor_events (sensor_id, temp, ts)
+SELECT 1 + i % 3, 20 + (i % 50) / 10.0, '2026-01-01 10:02:00+00'::timestamptz + i * interval '100 ms'
+  FROM generate_series(1, 1000) i;
+
+-- A rolled-back transaction leaves nothing behind.
+BEGIN;
+INSERT INTO sensor_events (sensor_id, temp, ts) VALUES (9, 99.9, now());
+ROLLBACK;
+
+-- The stream and its committed events.
+SELECT stream, event_time, events_waiting FROM stream_ext.streams;
+SELECT sensor_id, count(*) AS readings, round(avg(temp)::numeric, 2) AS avg_temp,
+       min(ts) AS first, max(ts) AS last
+  FROM sensor_events GROUP BY sensor_id ORDER BY sensor_id;
+
+-- Streams are append-only.
+\set ON_ERROR_STOP 0
+UPDATE sensor_events SET temp = 0;
+\set ON_ERROR_STOP 1
