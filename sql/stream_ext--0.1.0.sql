@@ -60,6 +60,30 @@ COMMENT ON FUNCTION stream_ext._register_stream(regclass, name, name, int, text[
     'internal: records a rebuilt table as a stream and creates its segments';
 
 -- ---------------------------------------------------------------------
+-- Partial aggregation markers (partial.c): the planner hook turns them
+-- into aggregate calls that produce or combine transition states.
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext.partial(aggregate_call "any", state_type anyelement)
+RETURNS anyelement
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_partial_marker';
+COMMENT ON FUNCTION stream_ext.partial("any", anyelement) IS
+    'marker: the transition state of the aggregate call it wraps, of type state_type';
+
+CREATE FUNCTION stream_ext.carry(state "any")
+RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_carry_marker';
+COMMENT ON FUNCTION stream_ext.carry("any") IS
+    'marker, as FILTER of an aggregate call: its input is the column of states given';
+
+CREATE FUNCTION stream_ext._detoast(state bytea)
+RETURNS bytea
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_detoast';
+
+-- ---------------------------------------------------------------------
 -- Streams are append-only
 -- ---------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ _PG_init(void)
 	shmem_startup_hook = stream_ext_shmem_startup;
 
 	StreamIngestInstallHooks();
+	StreamPartialInstallHooks();
 }
 
 /*

@@ -8,6 +8,8 @@
  *	ingest.c	events arrive: the transaction tag every event carries, and
  *				COPY into a stream without a column list
  *	segment.c	where events are stored: the segment partitions of a stream
+ *	partial.c	partial aggregation: aggregates split into transition,
+ *				combine and final steps, run by the executor
  *	shmem.c		shared memory: the segment each stream currently fills
  *	privilege.c	running internal steps as the extension's owner
  *	stream_ext.c	module load, GUCs and hooks
@@ -54,6 +56,9 @@ extern void StreamForgetSlot(Oid relid);
 /* ingest.c */
 extern void StreamIngestInstallHooks(void);
 extern bool RelationIsStream(Oid relid);
+
+/* partial.c */
+extern void StreamPartialInstallHooks(void);
 
 /* privilege.c */
 extern Oid	StreamExtensionOwner(void);

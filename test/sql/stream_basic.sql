@@ -2,7 +2,7 @@
 -- Streams: registration, what the rebuild keeps, and every way events arrive.
 -- The oracle is an ordinary table that receives the same events.
 --
-CREATE EXTENSION stream_ext;
+CREATE EXTENSION IF NOT EXISTS stream_ext;
 
 CREATE ROLE regress_stream_owner;
 CREATE ROLE regress_stream_writer;
