@@ -15,6 +15,9 @@ OBJS = \
 	src/segment.o \
 	src/partial.o \
 	src/shmem.o \
+	src/launcher.o \
+	src/worker.o \
+	src/utility.o \
 	src/privilege.o
 
 DATA = $(wildcard sql/stream_ext--*.sql)

@@ -501,3 +501,15 @@ SELECT s.relid AS stream,
  WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
 GRANT SELECT ON stream_ext.streams TO PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Workers: the launcher starts this database's worker once the
+-- extension's creation commits.
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext._wake_launcher()
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_wake_launcher';
+
+SELECT stream_ext._wake_launcher();

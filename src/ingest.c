@@ -30,7 +30,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -49,15 +48,7 @@ static FullTransactionId tag_cache_fxid;
 static int	tag_cache_used = 0;
 static TagCacheEntry tag_cache[TAG_CACHE_SIZE];
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
 static int64 StreamTag(Oid relid);
-static void StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
-								 bool readOnlyTree,
-								 ProcessUtilityContext context,
-								 ParamListInfo params,
-								 QueryEnvironment *queryEnv,
-								 DestReceiver *dest, QueryCompletion *qc);
 static List *StreamCopyColumns(Oid relid);
 
 PG_FUNCTION_INFO_V1(stream_ext_tx);
@@ -152,59 +143,36 @@ RelationIsStream(Oid relid)
 }
 
 /*
- * StreamIngestInstallHooks installs the utility hook.
+ * StreamCopyDefaultColumns gives COPY FROM into a stream without a column
+ * list the stream's own columns, leaving out the ones stream_ext added, so
+ * that data shaped like the table the user created loads as it would have.
+ * Returns the statement to run: pstmt, or a modified copy.
  */
-void
-StreamIngestInstallHooks(void)
+PlannedStmt *
+StreamCopyDefaultColumns(PlannedStmt *pstmt, bool readOnlyTree)
 {
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = StreamProcessUtility;
-}
+	CopyStmt   *stmt = (CopyStmt *) pstmt->utilityStmt;
+	Oid			relid;
+	List	   *columns;
 
-/*
- * StreamProcessUtility gives COPY FROM into a stream without a column list
- * the stream's own columns, leaving out the ones stream_ext added, so that
- * data shaped like the table the user created loads as it would have.
- */
-static void
-StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					 bool readOnlyTree, ProcessUtilityContext context,
-					 ParamListInfo params, QueryEnvironment *queryEnv,
-					 DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
+	if (!stmt->is_from || stmt->relation == NULL || stmt->attlist != NIL ||
+		!IsTransactionState())
+		return pstmt;
 
-	if (IsA(parsetree, CopyStmt))
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || !RelationIsStream(relid))
+		return pstmt;
+	columns = StreamCopyColumns(relid);
+	if (columns == NIL)
+		return pstmt;
+
+	if (readOnlyTree)
 	{
-		CopyStmt   *stmt = (CopyStmt *) parsetree;
-
-		if (stmt->is_from && stmt->relation != NULL &&
-			stmt->attlist == NIL && IsTransactionState())
-		{
-			Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-			List	   *columns = NIL;
-
-			if (OidIsValid(relid) && RelationIsStream(relid))
-				columns = StreamCopyColumns(relid);
-
-			if (columns != NIL)
-			{
-				if (readOnlyTree)
-				{
-					pstmt = copyObject(pstmt);
-					stmt = (CopyStmt *) pstmt->utilityStmt;
-				}
-				stmt->attlist = columns;
-			}
-		}
+		pstmt = copyObject(pstmt);
+		stmt = (CopyStmt *) pstmt->utilityStmt;
 	}
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	stmt->attlist = columns;
+	return pstmt;
 }
 
 /*

@@ -68,7 +68,8 @@ void
 StreamShmemRequest(void)
 {
 	RequestAddinShmemSpace(StreamShmemSize());
-	RequestNamedLWLockTranche("stream_ext", 1);
+	/* 0: the slot table; 1: the launcher's registry (launcher.c) */
+	RequestNamedLWLockTranche("stream_ext", 2);
 }
 
 /*

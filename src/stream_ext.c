@@ -14,6 +14,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/guc.h"
 
 #include "stream_ext.h"
@@ -22,6 +24,9 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+bool		stream_ext_enabled = true;
+int			stream_ext_max_workers = 8;
+int			stream_ext_idle_interval = 1000;
 int			stream_ext_max_streams = 1024;
 bool		stream_ext_restoring = false;
 
@@ -46,6 +51,33 @@ _PG_init(void)
 				 errdetail("stream_ext runs background workers and keeps state in shared memory, which can only be set up at server start."),
 				 errhint("Add stream_ext to shared_preload_libraries in postgresql.conf and restart the server.")));
 
+	DefineCustomBoolVariable("stream_ext.enabled",
+							 "Runs stream_ext's background workers.",
+							 "When off, the launcher stops every worker and starts none; events are still stored.",
+							 &stream_ext_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("stream_ext.max_workers",
+							"Maximum number of stream_ext workers (one per database with the extension).",
+							"Each is a background worker: max_worker_processes must leave room for them and the launcher.",
+							&stream_ext_max_workers,
+							8, 1, 1000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("stream_ext.idle_interval",
+							"How often an idle worker or the launcher wakes up without being signalled.",
+							NULL,
+							&stream_ext_idle_interval,
+							1000, 10, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("stream_ext.max_streams",
 							"Maximum number of streams in all databases of the cluster.",
 							"Sizes the shared memory that holds each stream's current segment.",
@@ -66,12 +98,14 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("stream_ext");
 
+	StreamRegisterLauncher();
+
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = stream_ext_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = stream_ext_shmem_startup;
 
-	StreamIngestInstallHooks();
+	StreamUtilityInstallHook();
 	StreamPartialInstallHooks();
 }
 
@@ -86,6 +120,7 @@ stream_ext_shmem_request(void)
 		prev_shmem_request_hook();
 
 	StreamShmemRequest();
+	RequestAddinShmemSpace(StreamLauncherShmemSize());
 }
 
 /*
@@ -98,4 +133,7 @@ stream_ext_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	StreamShmemInit();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	StreamLauncherShmemInit();
+	LWLockRelease(AddinShmemInitLock);
 }

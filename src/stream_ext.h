@@ -11,6 +11,9 @@
  *	partial.c	partial aggregation: aggregates split into transition,
  *				combine and final steps, run by the executor
  *	shmem.c		shared memory: the segment each stream currently fills
+ *	launcher.c	the launcher, and the registry of per-database workers
+ *	worker.c	the per-database worker's loop
+ *	utility.c	the utility hook: COPY, database commands, DROP EXTENSION
  *	privilege.c	running internal steps as the extension's owner
  *	stream_ext.c	module load, GUCs and hooks
  *
@@ -22,6 +25,8 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
 
 /*
  * Every event carries a tag in the column STREAM_TAG_COLUMN: the segment
@@ -42,9 +47,44 @@
 			  (U64FromFullTransactionId(fxid) & STREAM_TAG_XID_MASK)))
 #define StreamTagSlot(tag)		((int) ((uint64) (tag) >> STREAM_TAG_SLOT_SHIFT))
 
+/* Why a worker exited (StreamWorkerSlot.exit_reason). */
+typedef enum StreamWorkerExit
+{
+	STREAM_WORKER_RUNNING = 0,
+	STREAM_WORKER_NO_EXTENSION,	/* its database lacks the extension */
+	STREAM_WORKER_STOPPED		/* asked to stop */
+} StreamWorkerExit;
+
+/* A per-database worker in the launcher's registry (launcher.c). */
+typedef struct StreamWorkerSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	pid_t		pid;			/* set by the worker once running */
+	Latch	   *latch;			/* the worker's latch, to wake it */
+	bool		stop_requested;
+	StreamWorkerExit exit_reason;
+	Oid			restart_dboid;	/* database whose worker failed here ... */
+	TimestampTz restart_at;		/* ... and when to start it again */
+} StreamWorkerSlot;
+
 /* GUCs (stream_ext.c) */
+extern bool stream_ext_enabled;
+extern int	stream_ext_max_workers;
+extern int	stream_ext_idle_interval;
 extern int	stream_ext_max_streams;
 extern bool stream_ext_restoring;
+
+/* launcher.c */
+extern Size StreamLauncherShmemSize(void);
+extern void StreamLauncherShmemInit(void);
+extern void StreamRegisterLauncher(void);
+extern StreamWorkerSlot *StreamWorkerSlotGet(int slotno);
+extern PGDLLEXPORT void StreamLauncherMain(Datum main_arg);
+extern void StreamStopDatabaseWorker(Oid dboid);
+extern void StreamWakeWorkerAtCommit(void);
+
+/* worker.c */
+extern PGDLLEXPORT void StreamWorkerMain(Datum main_arg);
 
 /* shmem.c */
 extern Size StreamShmemSize(void);
@@ -54,8 +94,13 @@ extern int	StreamCurrentSlot(Oid relid);
 extern void StreamForgetSlot(Oid relid);
 
 /* ingest.c */
-extern void StreamIngestInstallHooks(void);
+struct PlannedStmt;
+extern struct PlannedStmt *StreamCopyDefaultColumns(struct PlannedStmt *pstmt,
+													bool readOnlyTree);
 extern bool RelationIsStream(Oid relid);
+
+/* utility.c */
+extern void StreamUtilityInstallHook(void);
 
 /* partial.c */
 extern void StreamPartialInstallHooks(void);

@@ -1,0 +1,558 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *	  The launcher background worker, and the registry of per-database
+ *	  workers in shared memory.
+ *
+ * One launcher per cluster, registered in _PG_init, starts after recovery
+ * (never on a standby, nor in binary upgrade).  It lists the databases
+ * that accept connections and starts one dynamic worker (worker.c) per
+ * database; a worker whose database lacks the extension exits and says
+ * so, and the launcher leaves that database alone until some CREATE
+ * EXTENSION stream_ext commits.  Workers that die are started again.
+ *
+ * A worker must never stand in the way of DROP DATABASE, ALTER DATABASE
+ * ... RENAME or CREATE DATABASE ... TEMPLATE: the utility hook asks the
+ * worker of the database to exit, waits for it, and keeps the launcher
+ * from restarting it for a few seconds.
+ *
+ * The launcher holds no database connection and touches no user data.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "stream_ext.h"
+
+/* How long a stopped worker stays stopped for a database command. */
+#define DATABASE_COMMAND_PAUSE_MS	5000
+/* How long a database command waits for the worker to exit. */
+#define DATABASE_COMMAND_WAIT_MS	10000
+/* How long the launcher waits before restarting a worker that failed. */
+#define WORKER_RESTART_DELAY_MS		1000
+
+/* Databases whose worker must not run for a while. */
+#define PAUSES 8
+
+typedef struct StreamLauncherShared
+{
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	bool		rescan;			/* a CREATE EXTENSION committed */
+	int			unstarted;		/* databases waiting for a worker slot */
+	Oid			paused_dboid[PAUSES];
+	TimestampTz paused_until[PAUSES];
+	StreamWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} StreamLauncherShared;
+
+static StreamLauncherShared *launcher_shared = NULL;
+static LWLock *launcher_lock = NULL;
+
+/* Launcher-local: the handle of each slot's worker. */
+static BackgroundWorkerHandle **handles = NULL;
+
+/* Backend-local: wake the launcher, or a database's worker, at commit. */
+static bool wake_launcher_at_commit = false;
+static bool wake_worker_at_commit = false;
+static bool xact_callback_registered = false;
+
+static void LauncherScan(List **absent, TimestampTz *retry_at);
+static List *ListDatabases(void);
+static bool StartWorker(int slotno, Oid dboid);
+static void WakeAtCommit(XactEvent event, void *arg);
+
+PG_FUNCTION_INFO_V1(stream_ext_wake_launcher);
+
+/*
+ * StreamLauncherShmemSize is the shared memory of the registry.
+ */
+Size
+StreamLauncherShmemSize(void)
+{
+	return add_size(offsetof(StreamLauncherShared, slots),
+					mul_size(stream_ext_max_workers, sizeof(StreamWorkerSlot)));
+}
+
+/*
+ * StreamLauncherShmemInit creates or attaches to the registry.
+ */
+void
+StreamLauncherShmemInit(void)
+{
+	bool		found;
+
+	launcher_shared = ShmemInitStruct("stream_ext launcher",
+									  StreamLauncherShmemSize(), &found);
+	if (!found)
+		memset(launcher_shared, 0, StreamLauncherShmemSize());
+	launcher_lock = &(GetNamedLWLockTranche("stream_ext"))[1].lock;
+}
+
+/*
+ * StreamRegisterLauncher registers the launcher; called from _PG_init.
+ */
+void
+StreamRegisterLauncher(void)
+{
+	BackgroundWorker worker;
+
+	if (IsBinaryUpgrade)
+		return;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "stream_ext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "StreamLauncherMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "stream_ext launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "stream_ext launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * StreamWorkerSlotGet returns slot slotno of the registry.
+ */
+StreamWorkerSlot *
+StreamWorkerSlotGet(int slotno)
+{
+	return &launcher_shared->slots[slotno];
+}
+
+/*
+ * StreamLauncherMain is the launcher's main loop.
+ */
+void
+StreamLauncherMain(Datum main_arg)
+{
+	List	   *absent = NIL;	/* databases known to lack the extension */
+	TimestampTz retry_at = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* Shared catalogs only: enough to list the databases. */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("stream_ext launcher");
+
+	handles = MemoryContextAllocZero(TopMemoryContext,
+									 sizeof(BackgroundWorkerHandle *) * stream_ext_max_workers);
+
+	/*
+	 * Workers of an earlier launcher (it died) cannot be reaped through
+	 * handles: ask them to exit and start afresh.
+	 */
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	launcher_shared->launcher_pid = MyProcPid;
+	launcher_shared->launcher_latch = MyLatch;
+	for (int i = 0; i < stream_ext_max_workers; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+		if (slot->pid != 0)
+			(void) kill(slot->pid, SIGTERM);
+	}
+	LWLockRelease(launcher_lock);
+	for (int i = 0; i < stream_ext_max_workers; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+		while (slot->pid != 0 && kill(slot->pid, 0) == 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		memset(slot, 0, sizeof(StreamWorkerSlot));
+	}
+
+	ereport(LOG, (errmsg("stream_ext launcher started")));
+
+	for (;;)
+	{
+		long		timeout = stream_ext_idle_interval;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		LauncherScan(&absent, &retry_at);
+
+		if (retry_at != 0)
+		{
+			long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), retry_at);
+
+			timeout = Min(timeout, Max(ms, 10));
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * LauncherScan reaps workers that exited and starts the missing ones.
+ */
+static void
+LauncherScan(List **absent, TimestampTz *retry_at)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	List	   *databases;
+	ListCell   *lc;
+	int			unstarted = 0;
+
+	*retry_at = 0;
+
+	/* Reap. */
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	if (launcher_shared->rescan)
+	{
+		launcher_shared->rescan = false;
+		list_free(*absent);
+		*absent = NIL;
+	}
+	for (int i = 0; i < stream_ext_max_workers; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+		pid_t		pid;
+
+		if (slot->dboid == InvalidOid || handles[i] == NULL)
+			continue;
+		if (GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+			continue;
+
+		if (slot->exit_reason == STREAM_WORKER_NO_EXTENSION)
+			*absent = lappend_oid(*absent, slot->dboid);
+		else
+		{
+			/* Failed, or stopped: not again right away. */
+			slot->restart_dboid = slot->dboid;
+			slot->restart_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
+		}
+		pfree(handles[i]);
+		handles[i] = NULL;
+		slot->pid = 0;
+		slot->latch = NULL;
+		slot->dboid = InvalidOid;
+		slot->stop_requested = false;
+		slot->exit_reason = STREAM_WORKER_RUNNING;
+	}
+	LWLockRelease(launcher_lock);
+
+	if (!stream_ext_enabled)
+	{
+		/* Disabled: ask every worker to exit; none is started. */
+		LWLockAcquire(launcher_lock, LW_SHARED);
+		for (int i = 0; i < stream_ext_max_workers; i++)
+		{
+			if (handles[i] != NULL)
+				TerminateBackgroundWorker(handles[i]);
+		}
+		LWLockRelease(launcher_lock);
+		return;
+	}
+
+	databases = ListDatabases();
+	foreach(lc, databases)
+	{
+		Oid			dboid = lfirst_oid(lc);
+		int			free_slot = -1;
+		bool		running = false;
+		TimestampTz not_before = 0;
+
+		if (list_member_oid(*absent, dboid))
+			continue;
+
+		LWLockAcquire(launcher_lock, LW_SHARED);
+		for (int i = 0; i < stream_ext_max_workers; i++)
+		{
+			StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+			if (slot->dboid == dboid)
+				running = true;
+			else if (slot->dboid == InvalidOid && free_slot < 0)
+				free_slot = i;
+			if (slot->restart_dboid == dboid)
+				not_before = Max(not_before, slot->restart_at);
+		}
+		for (int i = 0; i < PAUSES; i++)
+		{
+			if (launcher_shared->paused_dboid[i] == dboid)
+				not_before = Max(not_before, launcher_shared->paused_until[i]);
+		}
+		LWLockRelease(launcher_lock);
+
+		if (running)
+			continue;
+		if (not_before > now)
+		{
+			if (*retry_at == 0 || not_before < *retry_at)
+				*retry_at = not_before;
+			continue;
+		}
+		if (free_slot < 0 || !StartWorker(free_slot, dboid))
+		{
+			unstarted++;
+			if (*retry_at == 0)
+				*retry_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
+		}
+	}
+
+	if (unstarted > 0 && launcher_shared->unstarted != unstarted)
+		ereport(LOG,
+				(errmsg("stream_ext launcher could not start workers for %d database(s)",
+						unstarted),
+				 errhint("Raise stream_ext.max_workers or max_worker_processes.")));
+	launcher_shared->unstarted = unstarted;
+}
+
+/*
+ * ListDatabases returns the OIDs of the databases that accept connections
+ * and are not templates.
+ */
+static List *
+ListDatabases(void)
+{
+	List	   *result = NIL;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	MemoryContext caller = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tuple = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
+		MemoryContext old;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		old = MemoryContextSwitchTo(caller);
+		result = lappend_oid(result, db->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+
+	return result;
+}
+
+/*
+ * StartWorker starts the worker of a database in a free slot.
+ */
+static bool
+StartWorker(int slotno, Oid dboid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	StreamWorkerSlot *slot = &launcher_shared->slots[slotno];
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "stream_ext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "StreamWorkerMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "stream_ext worker for database %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "stream_ext worker");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	memcpy(worker.bgw_extra, &slotno, sizeof(int));
+	worker.bgw_notify_pid = MyProcPid;
+
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	slot->dboid = dboid;
+	slot->pid = 0;
+	slot->latch = NULL;
+	slot->stop_requested = false;
+	slot->exit_reason = STREAM_WORKER_RUNNING;
+	LWLockRelease(launcher_lock);
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+		slot->dboid = InvalidOid;
+		LWLockRelease(launcher_lock);
+		return false;
+	}
+	handles[slotno] = handle;
+	return true;
+}
+
+/*
+ * StreamStopDatabaseWorker asks the worker of a database to exit before a
+ * command that needs the database without other sessions, waits for it,
+ * and keeps it from being restarted for a few seconds.
+ */
+void
+StreamStopDatabaseWorker(Oid dboid)
+{
+	TimestampTz deadline;
+	pid_t		pid = 0;
+	int			slotno;
+
+	if (launcher_shared == NULL || !OidIsValid(dboid))
+		return;
+
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	/* Remember the pause in the entry of this database, or the oldest. */
+	slotno = 0;
+	for (int i = 0; i < PAUSES; i++)
+	{
+		if (launcher_shared->paused_dboid[i] == dboid)
+		{
+			slotno = i;
+			break;
+		}
+		if (launcher_shared->paused_until[i] < launcher_shared->paused_until[slotno])
+			slotno = i;
+	}
+	launcher_shared->paused_dboid[slotno] = dboid;
+	launcher_shared->paused_until[slotno] =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DATABASE_COMMAND_PAUSE_MS);
+	for (int i = 0; i < stream_ext_max_workers; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+		if (slot->dboid == dboid && slot->pid != 0)
+		{
+			slot->stop_requested = true;
+			pid = slot->pid;
+		}
+	}
+	LWLockRelease(launcher_lock);
+
+	if (pid == 0)
+		return;
+
+	/*
+	 * The worker exits at its next wake-up; a worker busy in a batch gets
+	 * SIGTERM after a moment (its transaction is then rolled back).
+	 */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DATABASE_COMMAND_WAIT_MS);
+	for (int waited = 0; GetCurrentTimestamp() < deadline; waited += 10)
+	{
+		if (kill(pid, 0) != 0)
+			break;
+		if (waited == 0)
+		{
+			LWLockAcquire(launcher_lock, LW_SHARED);
+			for (int i = 0; i < stream_ext_max_workers; i++)
+			{
+				StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+				if (slot->pid == pid && slot->latch != NULL)
+					SetLatch(slot->latch);
+			}
+			LWLockRelease(launcher_lock);
+		}
+		else if (waited == 2000)
+			(void) kill(pid, SIGTERM);
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * stream_ext_wake_launcher makes the launcher look for databases again
+ * when the current transaction commits (CREATE EXTENSION calls it).
+ */
+Datum
+stream_ext_wake_launcher(PG_FUNCTION_ARGS)
+{
+	wake_launcher_at_commit = true;
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(WakeAtCommit, NULL);
+		xact_callback_registered = true;
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * StreamWakeWorkerAtCommit sets the latch of this database's worker when
+ * the current transaction commits (DROP EXTENSION, later new events).
+ */
+void
+StreamWakeWorkerAtCommit(void)
+{
+	wake_worker_at_commit = true;
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(WakeAtCommit, NULL);
+		xact_callback_registered = true;
+	}
+}
+
+/*
+ * WakeAtCommit does the wake-ups asked for during the transaction.
+ */
+static void
+WakeAtCommit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		wake_launcher_at_commit = false;
+		wake_worker_at_commit = false;
+		return;
+	}
+	if (event != XACT_EVENT_COMMIT || launcher_shared == NULL)
+		return;
+
+	if (wake_launcher_at_commit)
+	{
+		LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+		launcher_shared->rescan = true;
+		if (launcher_shared->launcher_latch)
+			SetLatch(launcher_shared->launcher_latch);
+		LWLockRelease(launcher_lock);
+	}
+	if (wake_worker_at_commit)
+	{
+		LWLockAcquire(launcher_lock, LW_SHARED);
+		for (int i = 0; i < stream_ext_max_workers; i++)
+		{
+			StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+			if (slot->dboid == MyDatabaseId && slot->latch != NULL)
+				SetLatch(slot->latch);
+		}
+		LWLockRelease(launcher_lock);
+	}
+	wake_launcher_at_commit = false;
+	wake_worker_at_commit = false;
+}

@@ -1,0 +1,122 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility.c
+ *	  The utility hook: what stream_ext does around DDL and COPY.
+ *
+ *	- COPY FROM into a stream without a column list gets the stream's own
+ *	  columns (ingest.c).
+ *	- DROP DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE and CREATE
+ *	  DATABASE ... TEMPLATE need the database without other sessions: the
+ *	  database's worker is stopped first (launcher.c).
+ *	- DROP EXTENSION stream_ext wakes the database's worker at commit, so
+ *	  it exits at once rather than at its next idle wake-up.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+
+#include "stream_ext.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
+								 bool readOnlyTree,
+								 ProcessUtilityContext context,
+								 ParamListInfo params,
+								 QueryEnvironment *queryEnv,
+								 DestReceiver *dest, QueryCompletion *qc);
+static void StopWorkerOf(const char *dbname);
+
+/*
+ * StreamUtilityInstallHook installs the utility hook.
+ */
+void
+StreamUtilityInstallHook(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = StreamProcessUtility;
+}
+
+/*
+ * StreamProcessUtility acts before the commands listed at the top.
+ */
+static void
+StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_CopyStmt:
+			pstmt = StreamCopyDefaultColumns(pstmt, readOnlyTree);
+			break;
+		case T_DropdbStmt:
+			StopWorkerOf(((DropdbStmt *) parsetree)->dbname);
+			break;
+		case T_RenameStmt:
+			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+				StopWorkerOf(((RenameStmt *) parsetree)->subname);
+			break;
+		case T_AlterDatabaseStmt:
+			StopWorkerOf(((AlterDatabaseStmt *) parsetree)->dbname);
+			break;
+		case T_CreatedbStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((CreatedbStmt *) parsetree)->options)
+				{
+					DefElem    *opt = lfirst_node(DefElem, lc);
+
+					if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+						StopWorkerOf(defGetString(opt));
+				}
+			}
+			break;
+		case T_DropStmt:
+			if (((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((DropStmt *) parsetree)->objects)
+				{
+					if (strcmp(strVal(lfirst(lc)), "stream_ext") == 0)
+						StreamWakeWorkerAtCommit();
+				}
+			}
+			break;
+		default:
+			break;
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
+ * StopWorkerOf stops the worker of the named database, if any.
+ */
+static void
+StopWorkerOf(const char *dbname)
+{
+	Oid			dboid;
+
+	if (dbname == NULL)
+		return;
+	dboid = get_database_oid(dbname, true);
+	if (OidIsValid(dboid) && dboid != MyDatabaseId)
+		StreamStopDatabaseWorker(dboid);
+}

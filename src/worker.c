@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The per-database worker: its loop, signals and exit.
+ *
+ * Started by the launcher with the database's OID as argument and its
+ * registry slot in bgw_extra.  It connects as the bootstrap superuser,
+ * but runs nothing of a user's except as that user (views will run as
+ * their owners).  It sleeps on its latch, woken by commits that concern
+ * it or by the idle interval, and exits when its database no longer has
+ * the extension, when stream_ext.enabled is turned off, or when a
+ * database command asks it to.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/snapmgr.h"
+
+#include "stream_ext.h"
+
+static StreamWorkerSlot *my_slot = NULL;
+
+static bool ExtensionPresent(void);
+static void WorkerExit(StreamWorkerExit reason) pg_attribute_noreturn();
+
+/*
+ * StreamWorkerMain is the worker's entry point and loop.
+ */
+void
+StreamWorkerMain(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	int			slotno;
+
+	memcpy(&slotno, MyBgworkerEntry->bgw_extra, sizeof(int));
+	my_slot = StreamWorkerSlotGet(slotno);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("stream_ext worker");
+
+	my_slot->pid = MyProcPid;
+	my_slot->latch = MyLatch;
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (my_slot->stop_requested || !stream_ext_enabled)
+			WorkerExit(STREAM_WORKER_STOPPED);
+		if (!ExtensionPresent())
+			WorkerExit(STREAM_WORKER_NO_EXTENSION);
+
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 stream_ext_idle_interval, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * ExtensionPresent tells whether the database still has the extension.
+ */
+static bool
+ExtensionPresent(void)
+{
+	bool		present;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "checking for the stream_ext extension");
+	present = OidIsValid(get_extension_oid("stream_ext", true));
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return present;
+}
+
+/*
+ * WorkerExit records why the worker leaves and exits; the launcher reads
+ * the reason when it reaps the slot.
+ */
+static void
+WorkerExit(StreamWorkerExit reason)
+{
+	my_slot->exit_reason = reason;
+	my_slot->latch = NULL;
+	proc_exit(0);
+}

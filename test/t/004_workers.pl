@@ -1,0 +1,112 @@
+# The launcher and the per-database workers: a worker starts for each
+# database that has the extension once CREATE EXTENSION commits, shows in
+# pg_stat_activity, is started again when it dies, stops on DROP EXTENSION
+# and with stream_ext.enabled = off, and never stands in the way of DROP
+# DATABASE, ALTER DATABASE ... RENAME or CREATE DATABASE ... TEMPLATE.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('workers');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'stream_ext'
+stream_ext.idle_interval = '200ms'
+});
+$node->start;
+
+# The pid of the worker of a database, or '' when there is none.
+sub worker_pid
+{
+	my ($dbname) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(string_agg(pid::text, ','), '') FROM pg_stat_activity
+		  WHERE backend_type = 'stream_ext worker' AND datname = '$dbname'");
+}
+
+sub wait_for_worker
+{
+	my ($dbname, $present, $what) = @_;
+	my $cond = $present ? '1' : '0';
+	ok( $node->poll_query_until('postgres',
+			"SELECT count(*) FROM pg_stat_activity
+			  WHERE backend_type = 'stream_ext worker' AND datname = '$dbname'",
+			$cond),
+		$what);
+}
+
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'stream_ext launcher'", '1'),
+	'the launcher runs');
+is(worker_pid('postgres'), '', 'no worker where the extension is not installed');
+
+$node->safe_psql('postgres', 'CREATE DATABASE app');
+# A CREATE EXTENSION that rolls back starts nothing.
+$node->safe_psql('app', 'BEGIN; CREATE EXTENSION stream_ext; ROLLBACK;');
+$node->safe_psql('app', 'CREATE EXTENSION stream_ext');
+wait_for_worker('app', 1, 'a worker starts after CREATE EXTENSION commits');
+is( $node->safe_psql('postgres',
+		"SELECT application_name FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'"),
+	'stream_ext worker', 'the worker names itself in pg_stat_activity');
+
+# Only the database with the extension has a worker.
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+$node->safe_psql('postgres', "SELECT pg_reload_conf()");
+is(worker_pid('other'), '', 'no worker in a database without the extension');
+
+# A worker that dies is started again.
+my $pid = worker_pid('app');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) FROM pg_stat_activity
+		  WHERE backend_type = 'stream_ext worker' AND datname = 'app' AND pid <> $pid", '1'),
+	'a terminated worker is started again');
+
+# So is the launcher, and it leaves one worker per database.
+my $launcher = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stream_ext launcher'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($launcher)");
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) FROM pg_stat_activity
+		  WHERE backend_type = 'stream_ext launcher' AND pid <> $launcher", '1'),
+	'a terminated launcher is started again');
+wait_for_worker('app', 1, 'the new launcher starts the worker');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'"),
+	'1', 'exactly one worker per database');
+
+# stream_ext.enabled = off stops the workers; on starts them again.
+$node->append_conf('postgresql.conf', "stream_ext.enabled = off");
+$node->reload;
+wait_for_worker('app', 0, 'stream_ext.enabled = off stops the worker');
+$node->append_conf('postgresql.conf', "stream_ext.enabled = on");
+$node->reload;
+wait_for_worker('app', 1, 'stream_ext.enabled = on starts it again');
+
+# Database commands that need the database to themselves.
+$node->safe_psql('postgres', 'ALTER DATABASE app RENAME TO app2');
+pass('ALTER DATABASE ... RENAME succeeds while a worker runs');
+wait_for_worker('app2', 1, 'the worker comes back for the renamed database');
+$node->safe_psql('postgres', 'CREATE DATABASE app3 TEMPLATE app2');
+pass('CREATE DATABASE ... TEMPLATE succeeds while a worker runs');
+wait_for_worker('app3', 1, 'the copy of the database gets its own worker');
+$node->safe_psql('postgres', 'DROP DATABASE app3');
+pass('DROP DATABASE succeeds while a worker runs');
+wait_for_worker('app3', 0, 'the dropped database has no worker');
+
+# DROP EXTENSION stops the worker.
+$node->safe_psql('app2', 'DROP EXTENSION stream_ext');
+wait_for_worker('app2', 0, 'DROP EXTENSION stops the worker');
+$node->safe_psql('app2', 'CREATE EXTENSION stream_ext');
+wait_for_worker('app2', 1, 'CREATE EXTENSION starts it again');
+
+# Workers survive an immediate shutdown and come back with the server.
+$node->stop('immediate');
+$node->start;
+wait_for_worker('app2', 1, 'the worker runs again after an immediate shutdown');
+
+$node->stop;
+done_testing();
