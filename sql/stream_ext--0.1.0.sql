@@ -462,7 +462,39 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    what text;
 BEGIN
+    -- A segment goes only with its stream.
+    SELECT d.object_identity INTO what
+      FROM pg_event_trigger_dropped_objects() d
+      JOIN stream_ext.segment g ON g.partition::oid = d.objid
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() p
+                        WHERE p.classid = 'pg_class'::regclass AND p.objsubid = 0
+                          AND p.objid = g.stream::oid)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot drop % on its own', what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is a segment of a stream and holds its events.',
+                  HINT = 'Use stream_ext.drop_stream() to drop the stream with its segments.';
+    END IF;
+
+    -- Nor can a stream's event-time column go.
+    SELECT d.object_identity INTO what
+      FROM pg_event_trigger_dropped_objects() d
+      JOIN stream_ext.stream s ON s.relid::oid = d.objid
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid <> 0
+       AND d.address_names[3] = s.event_time
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot drop column %', what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is the event time of a stream.',
+                  HINT = 'Drop the stream with stream_ext.drop_stream() instead.';
+    END IF;
+
     DELETE FROM stream_ext.stream s
      USING pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
@@ -472,6 +504,47 @@ $$;
 
 CREATE EVENT TRIGGER stream_ext_sql_drop ON sql_drop
     EXECUTE FUNCTION stream_ext._on_sql_drop();
+
+-- After ALTER TABLE on a stream: its event-time column must still exist
+-- under its name, and its segments must still be its partitions.
+CREATE FUNCTION stream_ext._on_alter_table()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT s.relid, s.event_time
+               FROM pg_event_trigger_ddl_commands() c
+               JOIN stream_ext.stream s ON s.relid::oid = c.objid
+                 OR s.relid::oid IN (SELECT g.stream::oid FROM stream_ext.segment g
+                                      WHERE g.partition::oid = c.objid)
+              WHERE c.classid = 'pg_class'::regclass LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = r.relid AND a.attname = r.event_time
+                          AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'cannot rename column "%" of stream %', r.event_time, r.relid
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'It is the event time of the stream.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM stream_ext.segment g
+                    WHERE g.stream = r.relid
+                      AND NOT EXISTS (SELECT 1 FROM pg_inherits i
+                                       WHERE i.inhrelid = g.partition AND i.inhparent = r.relid)) THEN
+            RAISE EXCEPTION 'cannot detach a segment of stream %', r.relid
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Segments hold the events of the stream.',
+                      HINT = 'Use stream_ext.drop_stream() to drop the stream with its segments.';
+        END IF;
+    END LOOP;
+END;
+$$;
+
+CREATE EVENT TRIGGER stream_ext_alter_table ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION stream_ext._on_alter_table();
 
 -- ---------------------------------------------------------------------
 -- Views

@@ -168,6 +168,19 @@ SELECT err.try($$UPDATE stream_ext.segment SET slot = 5$$);
 -- Setting stream_ext.restoring needs a superuser.
 SELECT err.try($$SET stream_ext.restoring = on$$);
 
+-- What would break a stream is refused: its event-time column, its segments.
+SELECT err.try($$ALTER TABLE err.fk_events DROP COLUMN ts$$);
+SELECT err.try($$ALTER TABLE err.fk_events RENAME COLUMN ts TO happened_at$$);
+SELECT err.try($$ALTER TABLE err.fk_events DETACH PARTITION stream_ext.fk_events_seg1$$);
+SELECT err.try($$DROP TABLE stream_ext.fk_events_seg1$$);
+SELECT err.unchanged('err.fk_events');
+-- Other columns may change.
+ALTER TABLE err.fk_events ADD COLUMN note text;
+ALTER TABLE err.fk_events RENAME COLUMN note TO remark;
+ALTER TABLE err.fk_events DROP COLUMN remark;
+INSERT INTO err.fk_events (sensor_id, ts) VALUES (1, now());
+SELECT count(*) FROM err.fk_events;
+
 -- drop_stream on what is not a stream.
 SELECT err.try($$SELECT stream_ext.drop_stream('err.base')$$);
 SELECT err.try($$SELECT stream_ext.drop_stream('err.nope')$$);
