@@ -13,6 +13,7 @@ OBJS = \
 	src/stream_ext.o \
 	src/ingest.o \
 	src/segment.o \
+	src/batch.o \
 	src/partial.o \
 	src/shmem.o \
 	src/launcher.o \

@@ -60,6 +60,24 @@ COMMENT ON FUNCTION stream_ext._register_stream(regclass, name, name, int, text[
     'internal: records a rebuilt table as a stream and creates its segments';
 
 -- ---------------------------------------------------------------------
+-- Batches (batch.c): which events a snapshot has seen
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext.seen(tag int8, snapshot pg_snapshot)
+RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_seen';
+COMMENT ON FUNCTION stream_ext.seen(int8, pg_snapshot) IS
+    'whether the transaction of an event (its stream_ext_tx) was committed as seen by the snapshot';
+
+CREATE FUNCTION stream_ext.covers(a pg_snapshot, b pg_snapshot)
+RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_covers';
+COMMENT ON FUNCTION stream_ext.covers(pg_snapshot, pg_snapshot) IS
+    'whether snapshot a sees every transaction snapshot b sees as committed';
+
+-- ---------------------------------------------------------------------
 -- Partial aggregation markers (partial.c): the planner hook turns them
 -- into aggregate calls that produce or combine transition states.
 -- ---------------------------------------------------------------------

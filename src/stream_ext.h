@@ -8,6 +8,7 @@
  *	ingest.c	events arrive: the transaction tag every event carries, and
  *				COPY into a stream without a column list
  *	segment.c	where events are stored: the segment partitions of a stream
+ *	batch.c		which events a batch holds: event transactions against snapshots
  *	partial.c	partial aggregation: aggregates split into transition,
  *				combine and final steps, run by the executor
  *	shmem.c		shared memory: the segment each stream currently fills

@@ -6,7 +6,9 @@
 -- rows (the oracle).  Exact types must match exactly; float results
 -- within rounding (the summation order differs).
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stream_ext;
+RESET client_min_messages;
 
 CREATE TABLE agg_input AS
 SELECT i,

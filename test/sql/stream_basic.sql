@@ -2,7 +2,9 @@
 -- Streams: registration, what the rebuild keeps, and every way events arrive.
 -- The oracle is an ordinary table that receives the same events.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stream_ext;
+RESET client_min_messages;
 
 CREATE ROLE regress_stream_owner;
 CREATE ROLE regress_stream_writer;

@@ -4,7 +4,9 @@
 -- leaves the table exactly as it was.  err.try() runs a statement and
 -- shows SQLSTATE, message, detail and hint of its error on one line.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stream_ext;
+RESET client_min_messages;
 \pset format unaligned
 \pset tuples_only on
 
