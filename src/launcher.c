@@ -84,6 +84,8 @@ static void LauncherScan(List **absent, TimestampTz *retry_at);
 static List *ListDatabases(void);
 static bool StartWorker(int slotno, Oid dboid);
 static void WakeAtCommit(XactEvent event, void *arg);
+static void WakeWorkersOf(Oid dboid);
+static void WakeAtCommitRequest(bool *flag);
 
 PG_FUNCTION_INFO_V1(stream_ext_wake_launcher);
 
@@ -467,17 +469,7 @@ StreamStopDatabaseWorker(Oid dboid)
 		if (kill(pid, 0) != 0)
 			break;
 		if (waited == 0)
-		{
-			LWLockAcquire(launcher_lock, LW_SHARED);
-			for (int i = 0; i < stream_ext_max_workers; i++)
-			{
-				StreamWorkerSlot *slot = &launcher_shared->slots[i];
-
-				if (slot->pid == pid && slot->latch != NULL)
-					SetLatch(slot->latch);
-			}
-			LWLockRelease(launcher_lock);
-		}
+			WakeWorkersOf(dboid);
 		else if (waited == 2000)
 			(void) kill(pid, SIGTERM);
 		CHECK_FOR_INTERRUPTS();
@@ -494,12 +486,7 @@ StreamStopDatabaseWorker(Oid dboid)
 Datum
 stream_ext_wake_launcher(PG_FUNCTION_ARGS)
 {
-	wake_launcher_at_commit = true;
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(WakeAtCommit, NULL);
-		xact_callback_registered = true;
-	}
+	WakeAtCommitRequest(&wake_launcher_at_commit);
 	PG_RETURN_VOID();
 }
 
@@ -510,12 +497,39 @@ stream_ext_wake_launcher(PG_FUNCTION_ARGS)
 void
 StreamWakeWorkerAtCommit(void)
 {
-	wake_worker_at_commit = true;
+	WakeAtCommitRequest(&wake_worker_at_commit);
+}
+
+/*
+ * WakeAtCommitRequest raises one of the wake-up flags, registering the
+ * transaction callback the first time.
+ */
+static void
+WakeAtCommitRequest(bool *flag)
+{
+	*flag = true;
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(WakeAtCommit, NULL);
 		xact_callback_registered = true;
 	}
+}
+
+/*
+ * WakeWorkersOf sets the latch of the worker of a database.
+ */
+static void
+WakeWorkersOf(Oid dboid)
+{
+	LWLockAcquire(launcher_lock, LW_SHARED);
+	for (int i = 0; i < stream_ext_max_workers; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+		if (slot->dboid == dboid && slot->latch != NULL)
+			SetLatch(slot->latch);
+	}
+	LWLockRelease(launcher_lock);
 }
 
 /*
@@ -542,17 +556,7 @@ WakeAtCommit(XactEvent event, void *arg)
 		LWLockRelease(launcher_lock);
 	}
 	if (wake_worker_at_commit)
-	{
-		LWLockAcquire(launcher_lock, LW_SHARED);
-		for (int i = 0; i < stream_ext_max_workers; i++)
-		{
-			StreamWorkerSlot *slot = &launcher_shared->slots[i];
-
-			if (slot->dboid == MyDatabaseId && slot->latch != NULL)
-				SetLatch(slot->latch);
-		}
-		LWLockRelease(launcher_lock);
-	}
+		WakeWorkersOf(MyDatabaseId);
 	wake_launcher_at_commit = false;
 	wake_worker_at_commit = false;
 }
