@@ -33,10 +33,12 @@ TEST_CONF = $(srcdir)/test/stream_ext.conf
 
 REGRESS = $(sort $(basename $(notdir $(wildcard $(srcdir)/test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=./tmp_check \
+	--encoding=UTF8 --no-locale \
 	--temp-config=$(TEST_CONF)
 
 ISOLATION = $(sort $(basename $(notdir $(wildcard $(srcdir)/test/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=./tmp_check_iso \
+	--encoding=UTF8 --no-locale \
 	--load-extension=stream_ext \
 	--temp-config=$(TEST_CONF)
 

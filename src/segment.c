@@ -26,6 +26,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -132,9 +133,11 @@ CreateSegment(Oid relid, const char *stream, const char *owner, int slot,
 	 * should say which stream it belongs to: "<stream>_seg<slot>", or with
 	 * the stream's OID added when another schema's stream took that name.
 	 */
-	snprintf(name, sizeof(name), "%.48s_seg%d", relname, slot);
+	snprintf(name, sizeof(name), "%.*s_seg%d",
+			 pg_mbcliplen(relname, strlen(relname), 48), relname, slot);
 	if (OidIsValid(get_relname_relid(name, get_namespace_oid("stream_ext", false))))
-		snprintf(name, sizeof(name), "%.40s_%u_seg%d", relname, relid, slot);
+		snprintf(name, sizeof(name), "%.*s_%u_seg%d",
+				 pg_mbcliplen(relname, strlen(relname), 40), relname, relid, slot);
 	qname = quote_qualified_identifier("stream_ext", name);
 
 	initStringInfo(&sql);

@@ -170,6 +170,17 @@ SELECT err.try($$UPDATE stream_ext.segment SET slot = 5$$);
 -- Setting stream_ext.restoring needs a superuser.
 SELECT err.try($$SET stream_ext.restoring = on$$);
 
+-- Names that need quoting, and long multibyte names (segment names are
+-- clipped on a character boundary).
+CREATE TABLE err."Événements ""quoted""; DROP TABLE x; -- éééééééééééééééééé" ("at time" timestamptz);
+SELECT stream_ext.create_stream('err."Événements ""quoted""; DROP TABLE x; -- éééééééééééééééééé"', event_time => 'at time');
+SELECT s.slot, p.relname, octet_length(p.relname::text) <= 63 AS fits
+  FROM stream_ext.segment s JOIN pg_class p ON p.oid = s.partition
+ WHERE s.stream = 'err."Événements ""quoted""; DROP TABLE x; -- éééééééééééééééééé"'::regclass
+ ORDER BY s.slot;
+INSERT INTO err."Événements ""quoted""; DROP TABLE x; -- éééééééééééééééééé" VALUES ('2026-01-01');
+SELECT count(*) FROM err."Événements ""quoted""; DROP TABLE x; -- éééééééééééééééééé";
+
 -- What would break a stream is refused: its event-time column, its segments.
 SELECT err.try($$ALTER TABLE err.fk_events DROP COLUMN ts$$);
 SELECT err.try($$ALTER TABLE err.fk_events RENAME COLUMN ts TO happened_at$$);
