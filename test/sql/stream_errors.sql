@@ -170,6 +170,12 @@ SELECT err.try($$UPDATE stream_ext.segment SET slot = 5$$);
 -- Setting stream_ext.restoring needs a superuser.
 SELECT err.try($$SET stream_ext.restoring = on$$);
 
+-- Storage parameters move to the segments.
+CREATE TABLE err.tuned (a int, ts timestamptz) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.05);
+SELECT stream_ext.create_stream('err.tuned', event_time => 'ts');
+SELECT s.slot, p.reloptions FROM stream_ext.segment s JOIN pg_class p ON p.oid = s.partition
+ WHERE s.stream = 'err.tuned'::regclass ORDER BY s.slot;
+
 -- Names that need quoting, and long multibyte names (segment names are
 -- clipped on a character boundary).
 CREATE TABLE err."Événements ""quoted""; DROP TABLE x; -- éééééééééééééééééé" ("at time" timestamptz);
