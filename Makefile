@@ -14,6 +14,7 @@ OBJS = \
 	src/ingest.o \
 	src/segment.o \
 	src/batch.o \
+	src/view.o \
 	src/partial.o \
 	src/shmem.o \
 	src/launcher.o \

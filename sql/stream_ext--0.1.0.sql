@@ -102,6 +102,17 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'stream_ext_detoast';
 
 -- ---------------------------------------------------------------------
+-- Continuous views (view.c)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext._view_sql(query text, result_table text, state_table text)
+RETURNS text
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_view_sql';
+COMMENT ON FUNCTION stream_ext._view_sql(text, text, text) IS
+    'internal: checks a continuous view''s query, creates its result and state tables, returns its batch statement';
+
+-- ---------------------------------------------------------------------
 -- Streams are append-only
 -- ---------------------------------------------------------------------
 

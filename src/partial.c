@@ -372,19 +372,18 @@ DetoastFunction(void)
 }
 
 /*
- * MarkAggref sets the split, transition type and result type of one
- * aggregate call.  serialize: the result is the state (of type
- * state_type, the marker's); otherwise the carried states are finalized.
+ * StreamAggregateStateType checks that an aggregate call can be computed
+ * in parts and returns the type its state is stored as: the transition
+ * type, or bytea when that is internal.  Sets aggref->aggtranstype.
  */
-static Aggref *
-MarkAggref(Aggref *aggref, bool serialize, Oid state_type)
+Oid
+StreamAggregateStateType(Aggref *aggref)
 {
 	HeapTuple	tuple;
 	Form_pg_aggregate agg;
 	Oid			inputTypes[FUNC_MAX_ARGS];
 	int			nargs;
-	Expr	   *carried = CarriedState(aggref);
-	AggSplit	split;
+	Oid			transtype;
 	char	   *aggname = get_func_name(aggref->aggfnoid);
 
 	tuple = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggref->aggfnoid));
@@ -392,34 +391,60 @@ MarkAggref(Aggref *aggref, bool serialize, Oid state_type)
 		elog(ERROR, "cache lookup failed for aggregate %u", aggref->aggfnoid);
 	agg = (Form_pg_aggregate) GETSTRUCT(tuple);
 
-	if (aggref->aggkind != AGGKIND_NORMAL || aggref->aggorder != NIL ||
-		aggref->aggdistinct != NIL)
+	if (aggref->aggkind != AGGKIND_NORMAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("aggregate %s cannot be computed in parts", aggname),
-				 errdetail("Ordered-set aggregates and aggregates with DISTINCT or ORDER BY have no combinable state.")));
+				 errmsg("ordered-set aggregate %s cannot be maintained incrementally", aggname),
+				 errdetail("Its result depends on all the rows at once; it has no state to combine."),
+				 errhint("tdigest_percentile() from the tdigest extension computes approximate percentiles that can be combined.")));
+	if (aggref->aggdistinct != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("DISTINCT in aggregate %s cannot be maintained incrementally", aggname),
+				 errhint("For approximate distinct counts use hll_add_agg() from the hll extension, e.g. hll_cardinality(hll_add_agg(hll_hash_integer(x))).")));
+	if (aggref->aggorder != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ORDER BY in aggregate %s cannot be maintained incrementally", aggname),
+				 errhint("Remove the ORDER BY from the aggregate call.")));
 	if (!OidIsValid(agg->aggcombinefn))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("aggregate %s cannot be computed in parts", aggname),
-				 errdetail("It has no combine function.")));
+				 errmsg("aggregate %s cannot be maintained incrementally", aggname),
+				 errdetail("It has no combine function."),
+				 errhint("Use an aggregate that has one; CREATE AGGREGATE takes COMBINEFUNC (and SERIALFUNC, DESERIALFUNC for an internal state).")));
 
 	nargs = get_aggregate_argtypes(aggref, inputTypes);
-	aggref->aggtranstype = resolve_aggregate_transtype(aggref->aggfnoid,
-													   agg->aggtranstype,
-													   inputTypes, nargs);
-	if (aggref->aggtranstype == INTERNALOID &&
+	transtype = resolve_aggregate_transtype(aggref->aggfnoid, agg->aggtranstype,
+											inputTypes, nargs);
+	if (transtype == INTERNALOID &&
 		(!OidIsValid(agg->aggserialfn) || !OidIsValid(agg->aggdeserialfn)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("aggregate %s cannot be computed in parts", aggname),
+				 errmsg("aggregate %s cannot be maintained incrementally", aggname),
 				 errdetail("Its state has type internal and it has no serialization functions.")));
 	ReleaseSysCache(tuple);
 
+	aggref->aggtranstype = transtype;
+	return transtype == INTERNALOID ? BYTEAOID : transtype;
+}
+
+/*
+ * MarkAggref sets the split, transition type and result type of one
+ * aggregate call.  serialize: the result is the state (of type
+ * state_type, the marker's); otherwise the carried states are finalized.
+ */
+static Aggref *
+MarkAggref(Aggref *aggref, bool serialize, Oid state_type)
+{
+	Expr	   *carried = CarriedState(aggref);
+	AggSplit	split;
+	char	   *aggname = get_func_name(aggref->aggfnoid);
+	Oid			stored = StreamAggregateStateType(aggref);
+
 	if (carried != NULL)
 	{
-		Oid			expected = aggref->aggtranstype == INTERNALOID ?
-			BYTEAOID : aggref->aggtranstype;
+		Oid			expected = stored;
 
 		if (exprType((Node *) carried) != expected)
 			ereport(ERROR,

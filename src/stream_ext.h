@@ -9,6 +9,7 @@
  *				COPY into a stream without a column list
  *	segment.c	where events are stored: the segment partitions of a stream
  *	batch.c		which events a batch holds: event transactions against snapshots
+ *	view.c		a continuous view's query: checks, tables and batch statement
  *	partial.c	partial aggregation: aggregates split into transition,
  *				combine and final steps, run by the executor
  *	shmem.c		shared memory: the segment each stream currently fills
@@ -104,7 +105,9 @@ extern bool RelationIsStream(Oid relid);
 extern void StreamUtilityInstallHook(void);
 
 /* partial.c */
+struct Aggref;
 extern void StreamPartialInstallHooks(void);
+extern Oid	StreamAggregateStateType(struct Aggref *aggref);
 
 /* privilege.c */
 extern Oid	StreamExtensionOwner(void);

@@ -1,0 +1,623 @@
+/*-------------------------------------------------------------------------
+ *
+ * view.c
+ *	  A continuous view's query: what may be in it, and the tables and the
+ *	  set-based batch statement generated from it.
+ *
+ * The user's query is analyzed as the user, checked, and rewritten into:
+ *
+ *	- a state table: the grouping keys k1..kn and one state per distinct
+ *	  aggregate call s1..sm (partial.c says how a state is stored), with a
+ *	  unique index NULLS NOT DISTINCT on the keys;
+ *	- a result table: the query's output columns, final values, with a
+ *	  unique index NULLS NOT DISTINCT on the grouping columns;
+ *	- one batch statement, run with $1 = the view's progress snapshot:
+ *
+ *	  WITH p AS (the user's query over the events that $1 has not seen,
+ *				 with each aggregate's state in place of its value),
+ *		   m AS (the states of p combined with the stored states of the
+ *				 same groups),
+ *		   w AS (INSERT the combined states into the state table
+ *				 ON CONFLICT DO UPDATE)
+ *	  INSERT the finalized output of m into the result table
+ *	  ON CONFLICT DO UPDATE
+ *
+ * Generated SQL is deparsed with search_path = pg_catalog, so every name
+ * in it is qualified, and every identifier is quoted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parse_func.h"
+#include "parser/parsetree.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+#include "utils/regproc.h"
+
+#include "stream_ext.h"
+
+typedef struct ViewShape
+{
+	Query	   *query;			/* the analyzed user query */
+	int			stream_rti;		/* range table index of the stream */
+	Oid			stream;
+	List	   *keys;			/* TargetEntry of each grouping key */
+	List	   *aggs;			/* distinct Aggrefs */
+	List	   *state_types;	/* Oid of each aggregate's stored state */
+} ViewShape;
+
+typedef struct FinalContext
+{
+	ViewShape  *shape;
+	Oid			carry_oid;
+} FinalContext;
+
+static ViewShape *AnalyzeViewQuery(const char *query_string);
+static void CheckViewQuery(ViewShape *shape);
+static char *PartialQuery(ViewShape *shape);
+static Node *FinalMutator(Node *node, FinalContext *context);
+static char *StateTableDDL(ViewShape *shape, const char *state_table);
+static char *ResultTableDDL(ViewShape *shape, const char *result_table,
+							List **key_columns, List **value_columns);
+static Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
+static void Refuse(const char *construct, const char *hint);
+static Param *SnapshotParam(void);
+
+PG_FUNCTION_INFO_V1(stream_ext_view_sql);
+
+/*
+ * stream_ext_view_sql analyzes a continuous view's query, creates its
+ * result table and state table (names given, schema-qualified), and
+ * returns the batch statement.
+ */
+Datum
+stream_ext_view_sql(PG_FUNCTION_ARGS)
+{
+	char	   *query_string = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *result_table = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *state_table = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	ViewShape  *shape;
+	List	   *key_columns;
+	List	   *value_columns;
+	char	   *partial;
+	char	   *state_ddl;
+	char	   *result_ddl;
+	Oid			state_oid;
+	List	   *dpcontext;
+	FinalContext fcontext;
+	StringInfoData sql;
+	StringInfoData keys;
+	StringInfoData states;
+	ListCell   *lc;
+	int			i;
+	int			save_nestlevel;
+	int			nkeys;
+
+	shape = AnalyzeViewQuery(query_string);
+	CheckViewQuery(shape);
+	nkeys = Max(list_length(shape->keys), 1);
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	partial = PartialQuery(shape);
+	state_ddl = StateTableDDL(shape, state_table);
+	result_ddl = ResultTableDDL(shape, result_table, &key_columns, &value_columns);
+
+	SPI_connect();
+	if (SPI_execute(state_ddl, false, 0) != SPI_OK_UTILITY ||
+		SPI_execute(result_ddl, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create the tables of a continuous view");
+	SPI_finish();
+	CommandCounterIncrement();
+	state_oid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(state_table)),
+								 NoLock, false);
+
+	/* Key and state column lists of the state table. */
+	initStringInfo(&keys);
+	for (i = 1; i <= nkeys; i++)
+		appendStringInfo(&keys, "%sk%d", i > 1 ? ", " : "", i);
+	initStringInfo(&states);
+	for (i = 1; i <= list_length(shape->aggs); i++)
+		appendStringInfo(&states, ", s%d", i);
+
+	/* Combining and finalizing expressions refer to the state table's columns. */
+	dpcontext = deparse_context_for(get_rel_name(state_oid), state_oid);
+	fcontext.shape = shape;
+	fcontext.carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH p AS (%s),\n", partial);
+	appendStringInfo(&sql, "m AS (SELECT %s", keys.data);
+	i = 0;
+	foreach(lc, shape->aggs)
+	{
+		Node	   *combine = FinalMutator((Node *) lfirst(lc), &fcontext);
+
+		appendStringInfo(&sql, ", stream_ext.partial(%s, NULL::%s) AS s%d",
+						 deparse_expression(combine, dpcontext, false, false),
+						 format_type_be(list_nth_oid(shape->state_types, i)), i + 1);
+		i++;
+	}
+	appendStringInfo(&sql,
+					 " FROM (SELECT %s%s FROM p UNION ALL"
+					 " SELECT %s%s FROM %s st WHERE EXISTS (SELECT 1 FROM p WHERE ",
+					 keys.data, states.data, keys.data, states.data, state_table);
+	for (i = 1; i <= nkeys; i++)
+		appendStringInfo(&sql, "%sp.k%d IS NOT DISTINCT FROM st.k%d",
+						 i > 1 ? " AND " : "", i, i);
+	appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
+
+	appendStringInfo(&sql, "w AS (INSERT INTO %s AS st SELECT %s%s FROM m ON CONFLICT (%s) DO UPDATE SET ",
+					 state_table, keys.data, states.data, keys.data);
+	for (i = 1; i <= list_length(shape->aggs); i++)
+		appendStringInfo(&sql, "%ss%d = EXCLUDED.s%d", i > 1 ? ", " : "", i, i);
+	appendStringInfoString(&sql, " RETURNING 1)\n");
+
+	/* The result rows: the user's output, finalized from m. */
+	appendStringInfo(&sql, "INSERT INTO %s AS r (", result_table);
+	i = 0;
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
+	}
+	appendStringInfoString(&sql, ") SELECT ");
+	i = 0;
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
+						 deparse_expression(FinalMutator((Node *) tle->expr, &fcontext),
+											dpcontext, false, false));
+	}
+	appendStringInfo(&sql, " FROM m GROUP BY %s", keys.data);
+	if (key_columns == NIL)
+		appendStringInfoString(&sql, " ON CONFLICT ((true))");
+	else
+	{
+		appendStringInfoString(&sql, " ON CONFLICT (");
+		i = 0;
+		foreach(lc, key_columns)
+			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
+							 quote_identifier((char *) lfirst(lc)));
+		appendStringInfoChar(&sql, ')');
+	}
+	if (value_columns == NIL)
+		appendStringInfoString(&sql, " DO NOTHING");
+	else
+	{
+		appendStringInfoString(&sql, " DO UPDATE SET ");
+		i = 0;
+		foreach(lc, value_columns)
+		{
+			const char *col = quote_identifier((char *) lfirst(lc));
+
+			appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i++ > 0 ? ", " : "", col, col);
+		}
+	}
+
+	AtEOXact_GUC(false, save_nestlevel);
+	PG_RETURN_TEXT_P(cstring_to_text(sql.data));
+}
+
+/*
+ * AnalyzeViewQuery parses and analyzes the query as the current user.
+ */
+static ViewShape *
+AnalyzeViewQuery(const char *query_string)
+{
+	List	   *raw = pg_parse_query(query_string);
+	RawStmt    *rawstmt;
+	ViewShape  *shape = palloc0(sizeof(ViewShape));
+
+	if (list_length(raw) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a continuous view needs exactly one query, not %d",
+						list_length(raw))));
+	rawstmt = linitial_node(RawStmt, raw);
+	if (!IsA(rawstmt->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("a continuous view's query must be a SELECT")));
+
+	shape->query = parse_analyze_fixedparams(rawstmt, query_string, NULL, 0, NULL);
+	return shape;
+}
+
+/*
+ * Refuse raises the error for a construct a continuous view cannot have.
+ */
+static void
+Refuse(const char *construct, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s is not supported in a continuous view", construct),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/*
+ * CheckViewQuery refuses what cannot be maintained incrementally and
+ * fills in the stream, the grouping keys and the aggregates.
+ */
+static void
+CheckViewQuery(ViewShape *shape)
+{
+	Query	   *q = shape->query;
+	ListCell   *lc;
+	List	   *names = NIL;
+	int			rti = 0;
+
+	if (q->setOperations != NULL)
+		Refuse("UNION, INTERSECT or EXCEPT", NULL);
+	if (q->cteList != NIL)
+		Refuse("WITH", "Write the query without common table expressions.");
+	if (q->hasWindowFuncs)
+		Refuse("a window function", "Group the events with GROUP BY; a window function needs all rows at once.");
+	if (q->limitCount != NULL || q->limitOffset != NULL)
+		Refuse("LIMIT or OFFSET", "Apply it when reading the result table.");
+	if (q->sortClause != NIL)
+		Refuse("ORDER BY", "Sort when reading the result table.");
+	if (q->distinctClause != NIL)
+		Refuse("DISTINCT", NULL);
+	if (q->havingQual != NULL)
+		Refuse("HAVING", "Filter when reading the result table.");
+	if (q->groupingSets != NIL)
+		Refuse("GROUPING SETS, ROLLUP or CUBE", "Create one continuous view per grouping.");
+	if (q->hasTargetSRFs)
+		Refuse("a set-returning function in the select list", NULL);
+	if (q->hasSubLinks)
+		Refuse("a subquery", NULL);
+	if (q->rowMarks != NIL)
+		Refuse("FOR UPDATE or FOR SHARE", NULL);
+	if (!q->hasAggs)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a continuous view must aggregate"),
+				 errhint("Use count(*), sum(), avg() or another aggregate with GROUP BY.")));
+	if (contain_volatile_functions((Node *) q))
+		Refuse("a volatile function such as random() or clock_timestamp()",
+			   "A view's result must not depend on when its events are processed.");
+
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		rti++;
+		if (rte->rtekind == RTE_JOIN)
+			Refuse("a join", "Continuous views read one stream; lookup joins are not available yet.");
+		if (rte->rtekind != RTE_RELATION)
+			Refuse("this kind of FROM item", "Read from one stream.");
+		if (!RelationIsStream(rte->relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a stream", get_rel_name(rte->relid)),
+					 errhint("Register the table with stream_ext.create_stream().")));
+		if (shape->stream_rti != 0)
+			Refuse("a second stream", "A continuous view reads one stream.");
+		shape->stream_rti = rti;
+		shape->stream = rte->relid;
+	}
+	if (shape->stream_rti == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a continuous view must read a stream"),
+				 errhint("Name a stream in FROM.")));
+
+	/* Grouping keys: each must be an output column. */
+	foreach(lc, q->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, q->targetList);
+
+		if (tle->resjunk)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("every GROUP BY expression of a continuous view must be in its select list"),
+					 errhint("Add the expression to the select list; the result table is keyed by it.")));
+		shape->keys = lappend(shape->keys, tle);
+	}
+
+	/* Output names are column names. */
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		ListCell   *lc2;
+
+		if (tle->resjunk)
+			continue;
+		foreach(lc2, names)
+		{
+			if (strcmp((char *) lfirst(lc2), tle->resname) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("column \"%s\" appears twice in the continuous view's output",
+								tle->resname),
+						 errhint("Give the expressions different names with AS.")));
+		}
+		names = lappend(names, tle->resname);
+	}
+
+	/* Distinct aggregate calls, each with its state type. */
+	foreach(lc, pull_var_clause((Node *) q->targetList,
+								PVC_INCLUDE_AGGREGATES | PVC_RECURSE_PLACEHOLDERS))
+	{
+		Node	   *node = lfirst(lc);
+
+		if (!IsA(node, Aggref) || list_member(shape->aggs, node))
+			continue;
+		if (((Aggref *) node)->agglevelsup != 0)
+			Refuse("an outer-level aggregate", NULL);
+		shape->state_types = lappend_oid(shape->state_types,
+										 StreamAggregateStateType((Aggref *) node));
+		shape->aggs = lappend(shape->aggs, node);
+	}
+}
+
+/*
+ * PartialQuery returns the user's query over the batch, with the grouping
+ * keys k1..kn and the aggregates' states s1..sm as output.
+ */
+static char *
+PartialQuery(ViewShape *shape)
+{
+	Query	   *pq = copyObject(shape->query);
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	int			resno = 1;
+	Oid			partial_oid = StreamExtFunction("partial", 2, (Oid[]) {ANYOID, ANYELEMENTOID});
+	Oid			seen_oid = StreamExtFunction("seen", 2, (Oid[]) {INT8OID, PG_SNAPSHOTOID});
+	AttrNumber	tag = get_attnum(shape->stream, STREAM_TAG_COLUMN);
+	Node	   *unseen;
+	int			i = 0;
+
+	if (shape->keys == NIL)
+	{
+		tlist = lappend(tlist, makeTargetEntry((Expr *) makeBoolConst(true, false),
+											   resno++, "k1", false));
+	}
+	foreach(lc, shape->keys)
+	{
+		TargetEntry *key = copyObject(lfirst_node(TargetEntry, lc));
+
+		key->resno = resno;
+		key->resname = psprintf("k%d", resno);
+		resno++;
+		tlist = lappend(tlist, key);
+	}
+	foreach(lc, shape->aggs)
+	{
+		Oid			state_type = list_nth_oid(shape->state_types, i++);
+		FuncExpr   *marker;
+
+		marker = makeFuncExpr(partial_oid, state_type,
+							  list_make2(copyObject(lfirst(lc)),
+										 makeNullConst(state_type, -1, InvalidOid)),
+							  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		tlist = lappend(tlist, makeTargetEntry((Expr *) marker, resno++,
+											   psprintf("s%d", i), false));
+	}
+	pq->targetList = tlist;
+
+	/* ... over the events the progress snapshot ($1) has not seen. */
+	unseen = (Node *) makeBoolExpr(NOT_EXPR,
+								   list_make1(makeFuncExpr(seen_oid, BOOLOID,
+														   list_make2(makeVar(shape->stream_rti, tag, INT8OID, -1, InvalidOid, 0),
+																	  (Expr *) SnapshotParam()),
+														   InvalidOid, InvalidOid,
+														   COERCE_EXPLICIT_CALL)),
+								   -1);
+	pq->jointree->quals = pq->jointree->quals == NULL ? unseen :
+		(Node *) makeBoolExpr(AND_EXPR, list_make2(pq->jointree->quals, unseen), -1);
+
+	return pg_get_querydef(pq, false);
+}
+
+/*
+ * SnapshotParam is $1, the view's progress snapshot.
+ */
+static Param *
+SnapshotParam(void)
+{
+	Param	   *param = makeNode(Param);
+
+	param->paramkind = PARAM_EXTERN;
+	param->paramid = 1;
+	param->paramtype = PG_SNAPSHOTOID;
+	param->paramtypmod = -1;
+	param->paramcollid = InvalidOid;
+	param->location = -1;
+	return param;
+}
+
+/*
+ * FinalMutator rewrites an output expression of the user's query over the
+ * state table's columns: a grouping key becomes k<j>, an aggregate call
+ * agg(x) becomes agg(NULL) FILTER (WHERE stream_ext.carry(s<i>)), which
+ * partial.c turns into the combination of the states in s<i>.
+ */
+static Node *
+FinalMutator(Node *node, FinalContext *context)
+{
+	ViewShape  *shape = context->shape;
+	ListCell   *lc;
+	int			j = 0;
+	int			nkeys = Max(list_length(shape->keys), 1);
+
+	if (node == NULL)
+		return NULL;
+
+	foreach(lc, shape->keys)
+	{
+		Expr	   *key = lfirst_node(TargetEntry, lc)->expr;
+
+		j++;
+		if (equal(node, key))
+			return (Node *) makeVar(1, j, exprType((Node *) key),
+									exprTypmod((Node *) key),
+									exprCollation((Node *) key), 0);
+	}
+
+	if (IsA(node, Aggref))
+	{
+		Aggref	   *aggref = copyObject((Aggref *) node);
+		int			i = 0;
+		List	   *args = NIL;
+
+		foreach(lc, shape->aggs)
+		{
+			if (equal(lfirst(lc), node))
+				break;
+			i++;
+		}
+		if (i >= list_length(shape->aggs))
+			elog(ERROR, "aggregate call not found among the view's aggregates");
+
+		foreach(lc, aggref->args)
+		{
+			TargetEntry *arg = copyObject(lfirst_node(TargetEntry, lc));
+
+			arg->expr = (Expr *) makeNullConst(exprType((Node *) arg->expr),
+											   exprTypmod((Node *) arg->expr),
+											   exprCollation((Node *) arg->expr));
+			args = lappend(args, arg);
+		}
+		aggref->args = args;
+		aggref->aggfilter = (Expr *)
+			makeFuncExpr(context->carry_oid, BOOLOID,
+						 list_make1(makeVar(1, nkeys + i + 1,
+											list_nth_oid(shape->state_types, i),
+											-1, InvalidOid, 0)),
+						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		return (Node *) aggref;
+	}
+	return expression_tree_mutator(node, FinalMutator, (void *) context);
+}
+
+/*
+ * ColumnType returns the type of an expression as SQL, with its typmod
+ * and collation.
+ */
+static char *
+ColumnType(Node *expr)
+{
+	Oid			type = exprType(expr);
+	Oid			collation = exprCollation(expr);
+	char	   *sql = format_type_with_typemod(type, exprTypmod(expr));
+
+	if (OidIsValid(collation) && collation != get_typcollation(type))
+		sql = psprintf("%s COLLATE %s", sql, generate_collation_name(collation));
+	return sql;
+}
+
+/*
+ * StateTableDDL creates the state table: keys k1..kn, states s1..sm.
+ */
+static char *
+StateTableDDL(ViewShape *shape, const char *state_table)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i = 0;
+	int			nkeys = Max(list_length(shape->keys), 1);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", state_table);
+	if (shape->keys == NIL)
+		appendStringInfoString(&sql, "k1 boolean");
+	foreach(lc, shape->keys)
+	{
+		TargetEntry *key = lfirst_node(TargetEntry, lc);
+
+		i++;
+		appendStringInfo(&sql, "%sk%d %s", i > 1 ? ", " : "", i,
+						 ColumnType((Node *) key->expr));
+	}
+	i = 0;
+	foreach(lc, shape->state_types)
+		appendStringInfo(&sql, ", s%d %s", ++i, format_type_be(lfirst_oid(lc)));
+	appendStringInfoString(&sql, ", UNIQUE NULLS NOT DISTINCT (");
+	for (i = 1; i <= nkeys; i++)
+		appendStringInfo(&sql, "%sk%d", i > 1 ? ", " : "", i);
+	appendStringInfoString(&sql, "))");
+	return sql.data;
+}
+
+/*
+ * ResultTableDDL creates the result table: the query's output columns,
+ * unique on the grouping columns (on nothing: one row).
+ */
+static char *
+ResultTableDDL(ViewShape *shape, const char *result_table,
+			   List **key_columns, List **value_columns)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i = 0;
+
+	*key_columns = NIL;
+	*value_columns = NIL;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", result_table);
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&sql, "%s%s %s", i++ > 0 ? ", " : "",
+						 quote_identifier(tle->resname), ColumnType((Node *) tle->expr));
+		if (list_member_ptr(shape->keys, tle))
+			*key_columns = lappend(*key_columns, tle->resname);
+		else
+			*value_columns = lappend(*value_columns, tle->resname);
+	}
+	if (*key_columns != NIL)
+	{
+		appendStringInfoString(&sql, ", UNIQUE NULLS NOT DISTINCT (");
+		i = 0;
+		foreach(lc, *key_columns)
+			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
+							 quote_identifier((char *) lfirst(lc)));
+		appendStringInfoString(&sql, "))");
+	}
+	else
+		appendStringInfo(&sql, "); CREATE UNIQUE INDEX ON %s ((true))", result_table);
+	return sql.data;
+}
+
+/*
+ * StreamExtFunction returns the OID of one of stream_ext's functions.
+ */
+static Oid
+StreamExtFunction(const char *name, int nargs, Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString("stream_ext"), makeString(pstrdup(name))),
+						  nargs, argtypes, false);
+}
