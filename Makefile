@@ -15,6 +15,8 @@ OBJS = \
 	src/segment.o \
 	src/batch.o \
 	src/view.o \
+	src/apply.o \
+	src/flush.o \
 	src/partial.o \
 	src/shmem.o \
 	src/launcher.o \

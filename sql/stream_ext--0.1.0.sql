@@ -102,8 +102,90 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'stream_ext_detoast';
 
 -- ---------------------------------------------------------------------
--- Continuous views (view.c)
+-- Continuous views (view.c, apply.c, flush.c)
 -- ---------------------------------------------------------------------
+
+CREATE TABLE stream_ext.continuous_view (
+    result       regclass PRIMARY KEY,     -- the view is its result table
+    stream       regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
+    query        text NOT NULL,
+    state_table  regclass NOT NULL,
+    batch        text NOT NULL,            -- the batch statement, $1 = progress
+    owner        regrole NOT NULL,         -- role the batches run as
+    timezone     text NOT NULL,            -- settings captured at creation
+    datestyle    text NOT NULL,
+    search_path  text NOT NULL,
+    state        text NOT NULL DEFAULT 'active'
+                 CHECK (state IN ('active', 'paused', 'error')),
+    progress     pg_snapshot NOT NULL,     -- events this snapshot sees are applied
+    batches      bigint NOT NULL DEFAULT 0,
+    last_batch_at timestamptz,
+    last_error   text,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stream_ext.continuous_view IS 'stream_ext: continuous views';
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.continuous_view', '');
+GRANT SELECT ON stream_ext.continuous_view TO PUBLIC;
+
+CREATE FUNCTION stream_ext._create_continuous_view(name text, query text)
+RETURNS oid
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
+
+CREATE FUNCTION stream_ext.create_continuous_view(name text, query text)
+RETURNS regclass
+LANGUAGE sql
+AS $$ SELECT stream_ext._create_continuous_view(name, query)::regclass $$;
+COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text) IS
+    'creates a continuous view: a result table kept up to date with the query over the events of a stream';
+
+CREATE FUNCTION stream_ext._set_view_state(view regclass, state text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_set_view_state';
+
+CREATE FUNCTION stream_ext.pause_continuous_view(name text)
+RETURNS void LANGUAGE sql
+AS $$ SELECT stream_ext._set_view_state(name::regclass, 'paused') $$;
+CREATE FUNCTION stream_ext.resume_continuous_view(name text)
+RETURNS void LANGUAGE sql
+AS $$ SELECT stream_ext._set_view_state(name::regclass, 'active') $$;
+
+CREATE FUNCTION stream_ext._drop_continuous_view(view regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM stream_ext.continuous_view c WHERE c.result = view) THEN
+        RAISE EXCEPTION '% is not a continuous view', view
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'SELECT * FROM stream_ext.continuous_views lists them.';
+    END IF;
+    EXECUTE format('DROP TABLE %s', view);
+END;
+$$;
+
+-- The name is resolved with the caller's search_path.
+CREATE FUNCTION stream_ext.drop_continuous_view(name text)
+RETURNS void LANGUAGE sql
+AS $$ SELECT stream_ext._drop_continuous_view(name::regclass) $$;
+COMMENT ON FUNCTION stream_ext.drop_continuous_view(text) IS
+    'drops a continuous view: its result table, its state and its catalog entry';
+
+CREATE FUNCTION stream_ext.flush(timeout interval DEFAULT '30 s')
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_flush';
+COMMENT ON FUNCTION stream_ext.flush(interval) IS
+    'returns once every event committed before the call is reflected in every active continuous view';
+
+CREATE VIEW stream_ext.continuous_views AS
+SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
+       c.owner, c.batches, c.last_batch_at, c.last_error, c.created_at
+  FROM stream_ext.continuous_view c
+ WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
+GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
 
 CREATE FUNCTION stream_ext._view_sql(query text, result_table text, state_table text)
 RETURNS text
@@ -523,6 +605,11 @@ BEGIN
                   DETAIL = 'It is the event time of a stream.',
                   HINT = 'Drop the stream with stream_ext.drop_stream() instead.';
     END IF;
+
+    DELETE FROM stream_ext.continuous_view v
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND v.result::oid = d.objid;
 
     DELETE FROM stream_ext.stream s
      USING pg_event_trigger_dropped_objects() d

@@ -119,6 +119,9 @@ StreamTag(Oid relid)
 	 */
 	slot = StreamCurrentSlot(relid);
 
+	/* The worker applies the transaction's events as soon as it commits. */
+	StreamWakeWorkerAtCommit();
+
 	if (tag_cache_used == TAG_CACHE_SIZE)
 		tag_cache_used--;		/* many streams in one transaction: reuse */
 	tag_cache[tag_cache_used].relid = relid;

@@ -37,6 +37,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
@@ -64,6 +65,7 @@ typedef struct StreamLauncherShared
 	Latch	   *launcher_latch;
 	bool		rescan;			/* a CREATE EXTENSION committed */
 	int			unstarted;		/* databases waiting for a worker slot */
+	ConditionVariable flush_cv;	/* broadcast after each round of batches */
 	Oid			paused_dboid[PAUSES];
 	TimestampTz paused_until[PAUSES];
 	StreamWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
@@ -110,7 +112,10 @@ StreamLauncherShmemInit(void)
 	launcher_shared = ShmemInitStruct("stream_ext launcher",
 									  StreamLauncherShmemSize(), &found);
 	if (!found)
+	{
 		memset(launcher_shared, 0, StreamLauncherShmemSize());
+		ConditionVariableInit(&launcher_shared->flush_cv);
+	}
 	launcher_lock = &(GetNamedLWLockTranche("stream_ext"))[1].lock;
 }
 
@@ -513,6 +518,24 @@ WakeAtCommitRequest(bool *flag)
 		RegisterXactCallback(WakeAtCommit, NULL);
 		xact_callback_registered = true;
 	}
+}
+
+/*
+ * StreamFlushCV is the condition variable flush() sleeps on.
+ */
+ConditionVariable *
+StreamFlushCV(void)
+{
+	return &launcher_shared->flush_cv;
+}
+
+/*
+ * StreamWakeDatabaseWorker wakes the worker of a database now.
+ */
+void
+StreamWakeDatabaseWorker(Oid dboid)
+{
+	WakeWorkersOf(dboid);
 }
 
 /*

@@ -10,6 +10,8 @@
  *	segment.c	where events are stored: the segment partitions of a stream
  *	batch.c		which events a batch holds: event transactions against snapshots
  *	view.c		a continuous view's query: checks, tables and batch statement
+ *	apply.c		the worker applying each view's batches, as the view's owner
+ *	flush.c		flush(): waiting until the views have caught up
  *	partial.c	partial aggregation: aggregates split into transition,
  *				combine and final steps, run by the executor
  *	shmem.c		shared memory: the segment each stream currently fills
@@ -28,6 +30,7 @@
 
 #include "access/transam.h"
 #include "datatype/timestamp.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 
 /*
@@ -84,6 +87,11 @@ extern StreamWorkerSlot *StreamWorkerSlotGet(int slotno);
 extern PGDLLEXPORT void StreamLauncherMain(Datum main_arg);
 extern void StreamStopDatabaseWorker(Oid dboid);
 extern void StreamWakeWorkerAtCommit(void);
+extern void StreamWakeDatabaseWorker(Oid dboid);
+extern ConditionVariable *StreamFlushCV(void);
+
+/* apply.c */
+extern void StreamApplyViews(void);
 
 /* worker.c */
 extern PGDLLEXPORT void StreamWorkerMain(Datum main_arg);

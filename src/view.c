@@ -30,12 +30,15 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -44,6 +47,7 @@
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -77,14 +81,20 @@ static char *ResultTableDDL(ViewShape *shape, const char *result_table,
 							List **key_columns, List **value_columns);
 static Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
 static void Refuse(const char *construct, const char *hint);
+static void RunDDL(const char *sql);
+static Oid	TableOid(const char *qualified_name);
+static char *BatchStatement(ViewShape *shape, const char *partial,
+							const char *result_table, const char *state_table,
+							Oid state_oid, List *key_columns, List *value_columns);
 static Param *SnapshotParam(void);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
+PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
 
 /*
  * stream_ext_view_sql analyzes a continuous view's query, creates its
- * result table and state table (names given, schema-qualified), and
- * returns the batch statement.
+ * result table and state table (names given, schema-qualified) as the
+ * current user, and returns the batch statement.
  */
 Datum
 stream_ext_view_sql(PG_FUNCTION_ARGS)
@@ -98,20 +108,12 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	char	   *partial;
 	char	   *state_ddl;
 	char	   *result_ddl;
+	char	   *sql;
 	Oid			state_oid;
-	List	   *dpcontext;
-	FinalContext fcontext;
-	StringInfoData sql;
-	StringInfoData keys;
-	StringInfoData states;
-	ListCell   *lc;
-	int			i;
 	int			save_nestlevel;
-	int			nkeys;
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
-	nkeys = Max(list_length(shape->keys), 1);
 
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog",
@@ -121,15 +123,164 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	partial = PartialQuery(shape);
 	state_ddl = StateTableDDL(shape, state_table);
 	result_ddl = ResultTableDDL(shape, result_table, &key_columns, &value_columns);
+	RunDDL(result_ddl);
+	RunDDL(state_ddl);
+	state_oid = TableOid(state_table);
+	sql = BatchStatement(shape, partial, result_table, state_table, state_oid,
+						 key_columns, value_columns);
 
+	AtEOXact_GUC(false, save_nestlevel);
+	PG_RETURN_TEXT_P(cstring_to_text(sql));
+}
+
+/*
+ * stream_ext_create_continuous_view creates a continuous view: its result
+ * table (as the calling user, who owns it and whose privileges the view
+ * runs with), its state table in schema stream_ext, and its catalog row,
+ * with the current snapshot as progress: events committed from now on
+ * count, earlier ones do not.
+ */
+Datum
+stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	Oid			nspid = RangeVarGetCreationNamespace(rv);
+	char	   *result_table = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
+	char	   *state_table;
+	char		state_name[NAMEDATALEN];
+	ViewShape  *shape;
+	List	   *key_columns;
+	List	   *value_columns;
+	char	   *partial;
+	char	   *sql;
+	Oid			result_oid;
+	Oid			state_oid;
+	Oid			owner = GetUserId();
+	char	   *timezone = pstrdup(GetConfigOption("TimeZone", false, false));
+	char	   *datestyle = pstrdup(GetConfigOption("DateStyle", false, false));
+	char	   *search_path = pstrdup(GetConfigOption("search_path", false, false));
+	int			save_nestlevel;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			owner_nestlevel;
+	ObjectAddress state_addr;
+	ObjectAddress result_addr;
+	AclResult	aclresult;
+
+	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", result_table),
+				 errhint("A continuous view is its result table; choose another name.")));
+
+	shape = AnalyzeViewQuery(query_string);
+	CheckViewQuery(shape);
+
+	aclresult = pg_class_aclcheck(shape->stream, owner, ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(shape->stream));
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	partial = PartialQuery(shape);
+	RunDDL(ResultTableDDL(shape, result_table, &key_columns, &value_columns));
+	result_oid = TableOid(result_table);
+
+	/* The state table: in stream_ext, owned by the view's owner. */
+	snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
+			 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname, result_oid);
+	state_table = quote_qualified_identifier("stream_ext", state_name);
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+	RunDDL(StateTableDDL(shape, state_table));
+	RunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
+					quote_identifier(GetUserNameFromId(owner, false))));
+	state_oid = TableOid(state_table);
+
+	/* Dropping the result table drops the state table with it. */
+	ObjectAddressSet(state_addr, RelationRelationId, state_oid);
+	ObjectAddressSet(result_addr, RelationRelationId, result_oid);
+	recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
+
+	sql = BatchStatement(shape, partial, result_table, state_table, state_oid,
+						 key_columns, value_columns);
+
+	{
+		Oid			argtypes[9] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID,
+		OIDOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[9];
+
+		values[0] = ObjectIdGetDatum(result_oid);
+		values[1] = ObjectIdGetDatum(shape->stream);
+		values[2] = CStringGetTextDatum(query_string);
+		values[3] = ObjectIdGetDatum(state_oid);
+		values[4] = CStringGetTextDatum(sql);
+		values[5] = ObjectIdGetDatum(owner);
+		values[6] = CStringGetTextDatum(timezone);
+		values[7] = CStringGetTextDatum(datestyle);
+		values[8] = CStringGetTextDatum(search_path);
+		SPI_connect();
+		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
+								  " (result, stream, query, state_table, batch, owner,"
+								  "  timezone, datestyle, search_path, progress)"
+								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
+								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
+								  "  pg_catalog.pg_current_snapshot())",
+								  9, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not register continuous view %s", result_table);
+		SPI_finish();
+	}
+
+	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+	AtEOXact_GUC(false, save_nestlevel);
+	StreamWakeWorkerAtCommit();
+	PG_RETURN_OID(result_oid);
+}
+
+/*
+ * RunDDL runs a generated DDL statement as the current user.
+ */
+static void
+RunDDL(const char *sql)
+{
 	SPI_connect();
-	if (SPI_execute(state_ddl, false, 0) != SPI_OK_UTILITY ||
-		SPI_execute(result_ddl, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not create the tables of a continuous view");
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not run: %s", sql);
 	SPI_finish();
 	CommandCounterIncrement();
-	state_oid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(state_table)),
-								 NoLock, false);
+}
+
+/*
+ * TableOid returns the OID of a table given by its qualified name.
+ */
+static Oid
+TableOid(const char *qualified_name)
+{
+	return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified_name)),
+							NoLock, false);
+}
+
+/*
+ * BatchStatement returns the statement that folds one batch into the
+ * state and result tables (see the top of the file).
+ */
+static char *
+BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
+			   const char *state_table, Oid state_oid,
+			   List *key_columns, List *value_columns)
+{
+	List	   *dpcontext;
+	FinalContext fcontext;
+	StringInfoData sql;
+	StringInfoData keys;
+	StringInfoData states;
+	ListCell   *lc;
+	int			i;
+	int			nkeys = Max(list_length(shape->keys), 1);
 
 	/* Key and state column lists of the state table. */
 	initStringInfo(&keys);
@@ -221,8 +372,8 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 		}
 	}
 
-	AtEOXact_GUC(false, save_nestlevel);
-	PG_RETURN_TEXT_P(cstring_to_text(sql.data));
+
+	return sql.data;
 }
 
 /*

@@ -69,6 +69,8 @@ StreamWorkerMain(Datum main_arg)
 		if (!ExtensionPresent())
 			WorkerExit(STREAM_WORKER_NO_EXTENSION);
 
+		StreamApplyViews();
+
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 stream_ext_idle_interval, PG_WAIT_EXTENSION);

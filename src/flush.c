@@ -1,0 +1,102 @@
+/*-------------------------------------------------------------------------
+ *
+ * flush.c
+ *	  stream_ext.flush(): wait until every event committed before the call
+ *	  is reflected in every active continuous view.
+ *
+ * It takes a snapshot, wakes the database's worker, and sleeps on the
+ * condition variable the worker broadcasts after each round of batches,
+ * until the progress of every active view covers that snapshot (batch.c).
+ * It fails on timeout, when a view is in error, and in REPEATABLE READ or
+ * SERIALIZABLE transactions, whose snapshot could not see the results.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "stream_ext.h"
+
+PG_FUNCTION_INFO_V1(stream_ext_flush);
+
+/*
+ * stream_ext_flush waits for the views; see the file header.
+ */
+Datum
+stream_ext_flush(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz deadline;
+	Datum		target;
+	Oid			argtypes[1] = {PG_SNAPSHOTOID};
+	bool		isnull;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("stream_ext.flush() cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("The transaction's snapshot would not see the results flush() waits for."),
+				 errhint("Call it in READ COMMITTED or outside a transaction block.")));
+
+	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(start),
+													   PointerGetDatum(timeout)));
+
+	SPI_connect();
+	if (SPI_execute("SELECT pg_catalog.pg_current_snapshot()", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not take a snapshot");
+	target = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+							   false, -1);
+
+	for (;;)
+	{
+		int64		pending;
+		char	   *errors;
+		TimestampTz now;
+
+		/* A new snapshot each time: the views' progress as committed now. */
+		if (SPI_execute_with_args("SELECT count(*) FILTER (WHERE state = 'active'"
+								  "                        AND NOT stream_ext.covers(progress, $1)),"
+								  "       string_agg(result::pg_catalog.text || ': ' || last_error, '; ')"
+								  "         FILTER (WHERE state = 'error')"
+								  "  FROM stream_ext.continuous_view",
+								  1, argtypes, &target, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the progress of the continuous views");
+		pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		errors = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		if (errors != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("a continuous view is in error"),
+					 errdetail("%s", errors),
+					 errhint("Fix the cause, then run stream_ext.resume_continuous_view(); its events are kept.")));
+		if (pending == 0)
+			break;
+
+		now = GetCurrentTimestamp();
+		if (now >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("stream_ext.flush() timed out with " INT64_FORMAT " continuous view(s) behind", pending),
+					 errhint("Check stream_ext.continuous_views, and that stream_ext.enabled is on so that the worker runs.")));
+
+		StreamWakeDatabaseWorker(MyDatabaseId);
+		(void) ConditionVariableTimedSleep(StreamFlushCV(),
+										   Min(100L, TimestampDifferenceMilliseconds(now, deadline)),
+										   PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,115 @@
+--
+-- Continuous views maintained by the worker: create, flush, pause,
+-- resume, errors, drop.  After every flush the result table must equal the
+-- view's query run once over the events committed since the view was
+-- created (the oracle).
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS stream_ext;
+RESET client_min_messages;
+
+CREATE TABLE sensor_events (sensor_id int, temp float8, ts timestamptz NOT NULL);
+SELECT stream_ext.create_stream('sensor_events', event_time => 'ts');
+
+-- Events committed before a view exists are not in it.
+INSERT INTO sensor_events VALUES (100, 1, '2026-01-01');
+
+SELECT stream_ext.create_continuous_view('temp_per_minute', $$
+    SELECT sensor_id, date_bin('1 minute', ts, '2026-01-01') AS minute,
+           count(*) AS readings, avg(temp) AS avg_temp,
+           min(temp) AS min_temp, max(temp) AS max_temp
+      FROM sensor_events
+     GROUP BY sensor_id, minute$$);
+SELECT stream_ext.create_continuous_view('public.totals', $$
+    SELECT count(*) AS events, sum(temp) AS temp_sum FROM sensor_events WHERE sensor_id < 100$$);
+SELECT name, stream, state, owner FROM stream_ext.continuous_views ORDER BY name::text;
+
+-- The oracle: the view's query over the events after the first one.
+CREATE VIEW oracle AS
+    SELECT sensor_id, date_bin('1 minute', ts, '2026-01-01') AS minute,
+           count(*) AS readings, round(avg(temp)::numeric, 9) AS avg_temp,
+           min(temp) AS min_temp, max(temp) AS max_temp
+      FROM sensor_events WHERE sensor_id IS DISTINCT FROM 100
+     GROUP BY sensor_id, minute;
+CREATE FUNCTION differences() RETURNS bigint LANGUAGE sql AS $$
+    WITH r AS (SELECT sensor_id, minute, readings, round(avg_temp::numeric, 9) AS avg_temp,
+                      min_temp, max_temp FROM temp_per_minute)
+    SELECT (SELECT count(*) FROM (SELECT * FROM r EXCEPT ALL SELECT * FROM oracle) x)
+         + (SELECT count(*) FROM (SELECT * FROM oracle EXCEPT ALL SELECT * FROM r) x)
+         + (SELECT count(*) FROM totals t,
+                   (SELECT count(*) AS events, round(sum(temp)::numeric, 6) AS temp_sum
+                      FROM sensor_events WHERE sensor_id < 100) o
+             WHERE (t.events, round(t.temp_sum::numeric, 6)) IS DISTINCT FROM (o.events, o.temp_sum))
+$$;
+
+-- Events in several transactions, one rolled back, savepoints.
+INSERT INTO sensor_events
+SELECT i % 5, (i * 37 % 1000) / 10.0, '2026-01-01'::timestamptz + i * interval '7 s'
+  FROM generate_series(1, 3000) i;
+BEGIN;
+INSERT INTO sensor_events VALUES (1, 50, '2026-01-01 00:00:30+00');
+SAVEPOINT s; INSERT INTO sensor_events VALUES (1, 9999, '2026-01-01'); ROLLBACK TO s;
+SAVEPOINT t; INSERT INTO sensor_events VALUES (2, 60, '2026-01-01 00:00:40+00'); RELEASE t;
+COMMIT;
+BEGIN; INSERT INTO sensor_events VALUES (3, 8888, '2026-01-01'); ROLLBACK;
+SELECT stream_ext.flush();
+SELECT count(*) AS result_rows, differences() FROM temp_per_minute;
+SELECT * FROM totals;
+
+-- More events, some for existing groups.
+INSERT INTO sensor_events
+SELECT i % 7, (i * 53 % 1000) / 10.0, '2026-01-01'::timestamptz + i * interval '11 s'
+  FROM generate_series(1, 2000) i;
+SELECT stream_ext.flush('10 s');
+SELECT count(*) AS result_rows, differences() FROM temp_per_minute;
+
+-- A paused view is not waited for and does not change; resumed, it
+-- catches up with the events committed meanwhile.
+SELECT stream_ext.pause_continuous_view('temp_per_minute');
+INSERT INTO sensor_events VALUES (42, 4.2, '2026-01-01 02:00:00+00');
+SELECT stream_ext.flush();
+SELECT count(*) AS paused_saw_it FROM temp_per_minute WHERE sensor_id = 42;
+SELECT state FROM stream_ext.continuous_views WHERE name = 'temp_per_minute'::regclass;
+SELECT stream_ext.resume_continuous_view('temp_per_minute');
+SELECT stream_ext.flush();
+SELECT count(*) AS result_rows, differences() FROM temp_per_minute;
+
+-- A view whose query fails on some event goes into error; flush says so;
+-- the other views go on.
+SELECT stream_ext.create_continuous_view('inverse', $$
+    SELECT sensor_id, sum(1 / temp::numeric) AS inv FROM sensor_events GROUP BY sensor_id$$);
+INSERT INTO sensor_events VALUES (5, 0, '2026-01-01 03:00:00+00');
+SELECT stream_ext.flush();
+SELECT name, state, last_error FROM stream_ext.continuous_views ORDER BY name::text;
+SELECT stream_ext.drop_continuous_view('inverse');
+SELECT stream_ext.flush();
+SELECT count(*) AS result_rows, differences() FROM temp_per_minute;
+
+-- flush() in a REPEATABLE READ transaction could not see the results.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT stream_ext.flush();
+ROLLBACK;
+
+-- Bad input.
+SELECT stream_ext.create_continuous_view('temp_per_minute', 'SELECT count(*) FROM sensor_events');
+SELECT stream_ext.create_continuous_view('v2', 'SELECT count(*) FROM pg_class');
+SELECT stream_ext.drop_continuous_view('sensor_events');
+SELECT stream_ext.pause_continuous_view('sensor_events');
+CREATE ROLE regress_view_stranger;
+SET ROLE regress_view_stranger;
+SELECT stream_ext.create_continuous_view('stranger', 'SELECT count(*) FROM public.sensor_events');
+SELECT stream_ext.pause_continuous_view('temp_per_minute');
+RESET ROLE;
+
+-- drop_continuous_view drops the result table, the state table and the
+-- catalog row; DROP TABLE of a result table does the same.
+SELECT stream_ext.drop_continuous_view('temp_per_minute');
+DROP TABLE totals;
+SELECT count(*) AS views_left FROM stream_ext.continuous_view;
+SELECT count(*) AS state_tables_left FROM pg_class
+ WHERE relnamespace = 'stream_ext'::regnamespace AND relname LIKE '%\_state';
+
+DROP ROLE regress_view_stranger;
+DROP VIEW oracle;
+DROP FUNCTION differences();
+SELECT stream_ext.drop_stream('sensor_events');
