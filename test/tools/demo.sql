@@ -7,6 +7,15 @@ CREATE EXTENSION stream_ext;
 CREATE TABLE sensor_events (sensor_id int NOT NULL, temp float8, ts timestamptz NOT NULL);
 SELECT stream_ext.create_stream('sensor_events', event_time => 'ts');
 
+-- A continuous view: per sensor and minute, kept up to date by the
+-- background worker as events commit.
+SELECT stream_ext.create_continuous_view('temp_per_minute', $$
+    SELECT sensor_id, date_bin('1 minute', ts, '2026-01-01') AS minute,
+           count(*) AS readings, round(avg(temp)::numeric, 2) AS avg_temp,
+           min(temp) AS min_temp, max(temp) AS max_temp
+      FROM sensor_events
+     GROUP BY sensor_id, minute$$);
+
 -- Events arrive by COPY ...
 COPY sensor_events FROM STDIN (FORMAT csv);
 1,21.5,2026-01-01 10:00:01+00
@@ -18,6 +27,9 @@ COPY sensor_events FROM STDIN (FORMAT csv);
 3,24.8,2026-01-01 10:01:40+00
 \.
 
+SELECT stream_ext.flush();
+SELECT * FROM temp_per_minute ORDER BY minute, sensor_id;
+
 -- ... and by INSERT, here a thousand readings in one statement.
 INSERT INTO sensor_events (sensor_id, temp, ts)
 SELECT 1 + i % 3, 20 + (i % 50) / 10.0, '2026-01-01 10:02:00+00'::timestamptz + i * interval '100 ms'
@@ -27,6 +39,11 @@ SELECT 1 + i % 3, 20 + (i % 50) / 10.0, '2026-01-01 10:02:00+00'::timestamptz + 
 BEGIN;
 INSERT INTO sensor_events (sensor_id, temp, ts) VALUES (9, 99.9, now());
 ROLLBACK;
+
+-- The view has caught up once flush() returns.
+SELECT stream_ext.flush();
+SELECT * FROM temp_per_minute ORDER BY minute, sensor_id;
+SELECT name, state, batches FROM stream_ext.continuous_views;
 
 -- The stream and its committed events.
 SELECT stream, event_time, events_waiting FROM stream_ext.streams;
