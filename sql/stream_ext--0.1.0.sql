@@ -102,6 +102,63 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'stream_ext_detoast';
 
 -- ---------------------------------------------------------------------
+-- Windows: [start, end) bins of event time, aligned like date_bin()
+-- ---------------------------------------------------------------------
+
+-- Returns slide after checking size and slide; called where it is always
+-- evaluated (an argument of generate_series).
+CREATE FUNCTION stream_ext._checked_slide(size interval, slide interval)
+RETURNS interval
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF size <= interval '0' OR slide <= interval '0' THEN
+        RAISE EXCEPTION 'window size and slide must be positive, not % and %', size, slide
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF extract(month FROM size) <> 0 OR extract(year FROM size) <> 0
+       OR extract(month FROM slide) <> 0 OR extract(year FROM slide) <> 0 THEN
+        RAISE EXCEPTION 'windows of months or years are not supported'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Use days, e.g. ''30 days'', or group by date_trunc(''month'', ts).';
+    END IF;
+    RETURN slide;
+END;
+$$;
+
+CREATE FUNCTION stream_ext.tumble(ts timestamptz, size interval,
+                                  origin timestamptz DEFAULT '2000-01-01 00:00:00+00')
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.date_bin(size, ts, origin);
+COMMENT ON FUNCTION stream_ext.tumble(timestamptz, interval, timestamptz) IS
+    'start of the tumbling window of the given size that contains ts, windows aligned on origin';
+
+CREATE FUNCTION stream_ext.tumble(ts timestamp, size interval,
+                                  origin timestamp DEFAULT '2000-01-01 00:00:00')
+RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.date_bin(size, ts, origin);
+COMMENT ON FUNCTION stream_ext.tumble(timestamp, interval, timestamp) IS
+    'start of the tumbling window of the given size that contains ts, windows aligned on origin';
+
+CREATE FUNCTION stream_ext.hop(ts timestamptz, size interval, slide interval,
+                               origin timestamptz DEFAULT '2000-01-01 00:00:00+00',
+                               OUT window_start timestamptz, OUT window_end timestamptz)
+RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
+AS $$
+    SELECT s, s + size
+      FROM pg_catalog.generate_series(pg_catalog.date_bin(slide, ts, origin) - size + slide,
+                                      pg_catalog.date_bin(slide, ts, origin),
+                                      stream_ext._checked_slide(size, slide)) s
+     WHERE s + size > ts
+$$;
+COMMENT ON FUNCTION stream_ext.hop(timestamptz, interval, interval, timestamptz) IS
+    'the hopping windows [window_start, window_end) of the given size, starting every slide, that contain ts';
+
+-- ---------------------------------------------------------------------
 -- Continuous views (view.c, apply.c, flush.c)
 -- ---------------------------------------------------------------------
 

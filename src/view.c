@@ -81,6 +81,7 @@ static char *ResultTableDDL(ViewShape *shape, const char *result_table,
 							List **key_columns, List **value_columns);
 static Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
 static void Refuse(const char *construct, const char *hint);
+static bool IsHop(RangeTblEntry *rte);
 static void RunDDL(const char *sql);
 static Oid	TableOid(const char *qualified_name);
 static char *BatchStatement(ViewShape *shape, const char *partial,
@@ -414,6 +415,24 @@ Refuse(const char *construct, const char *hint)
 }
 
 /*
+ * IsHop tells whether a FROM function is stream_ext.hop().
+ */
+static bool
+IsHop(RangeTblEntry *rte)
+{
+	RangeTblFunction *rtfunc;
+	FuncExpr   *func;
+
+	if (list_length(rte->functions) != 1 || rte->funcordinality)
+		return false;
+	rtfunc = linitial_node(RangeTblFunction, rte->functions);
+	func = (FuncExpr *) rtfunc->funcexpr;
+	return IsA(func, FuncExpr) &&
+		strcmp(get_func_name(func->funcid), "hop") == 0 &&
+		get_func_namespace(func->funcid) == get_namespace_oid("stream_ext", false);
+}
+
+/*
  * CheckViewQuery refuses what cannot be maintained incrementally and
  * fills in the stream, the grouping keys and the aggregates.
  */
@@ -462,9 +481,15 @@ CheckViewQuery(ViewShape *shape)
 
 		rti++;
 		if (rte->rtekind == RTE_JOIN)
-			Refuse("a join", "Continuous views read one stream; lookup joins are not available yet.");
+		{
+			if (rte->jointype != JOIN_INNER)
+				Refuse("an outer join", "Continuous views read one stream; lookup joins are not available yet.");
+			continue;
+		}
+		if (rte->rtekind == RTE_FUNCTION && IsHop(rte))
+			continue;
 		if (rte->rtekind != RTE_RELATION)
-			Refuse("this kind of FROM item", "Read from one stream.");
+			Refuse("this kind of FROM item", "Read from one stream, optionally with LATERAL stream_ext.hop().");
 		if (!RelationIsStream(rte->relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),

@@ -85,6 +85,45 @@ SELECT stream_ext.drop_continuous_view('inverse');
 SELECT stream_ext.flush();
 SELECT count(*) AS result_rows, differences() FROM temp_per_minute;
 
+-- Windows: tumble() and hop() (an event counts in every window that
+-- covers it; a slide that does not divide the size works too).
+SELECT stream_ext.create_continuous_view('tumbling', $$
+    SELECT sensor_id, stream_ext.tumble(ts, '5 minutes') AS window_start, count(*) AS n, sum(temp) AS total
+      FROM sensor_events GROUP BY sensor_id, window_start$$);
+SELECT stream_ext.create_continuous_view('hopping', $$
+    SELECT sensor_id, w.window_start, w.window_end, count(*) AS n, max(temp) AS hi
+      FROM sensor_events, LATERAL stream_ext.hop(ts, '10 minutes', '3 minutes') w
+     GROUP BY sensor_id, w.window_start, w.window_end$$);
+INSERT INTO sensor_events
+SELECT i % 4, i, '2026-01-02'::timestamptz + i * interval '47 s' FROM generate_series(1, 500) i;
+SELECT stream_ext.flush();
+SELECT (SELECT count(*) FROM (
+            SELECT sensor_id, stream_ext.tumble(ts, '5 minutes'), count(*), sum(temp)
+              FROM sensor_events WHERE ts >= '2026-01-02' GROUP BY 1, 2
+            EXCEPT ALL SELECT * FROM tumbling) x) AS tumbling_missing,
+       (SELECT count(*) FROM (
+            SELECT * FROM tumbling
+            EXCEPT ALL SELECT sensor_id, stream_ext.tumble(ts, '5 minutes'), count(*), sum(temp)
+              FROM sensor_events WHERE ts >= '2026-01-02' GROUP BY 1, 2) x) AS tumbling_extra,
+       (SELECT count(*) FROM (
+            SELECT sensor_id, w.window_start, w.window_end, count(*), max(temp)
+              FROM sensor_events, LATERAL stream_ext.hop(ts, '10 minutes', '3 minutes') w
+             WHERE ts >= '2026-01-02' GROUP BY 1, 2, 3
+            EXCEPT ALL SELECT * FROM hopping) x) AS hopping_missing,
+       (SELECT count(*) FROM (
+            SELECT * FROM hopping
+            EXCEPT ALL SELECT sensor_id, w.window_start, w.window_end, count(*), max(temp)
+              FROM sensor_events, LATERAL stream_ext.hop(ts, '10 minutes', '3 minutes') w
+             WHERE ts >= '2026-01-02' GROUP BY 1, 2, 3) x) AS hopping_extra;
+SELECT count(DISTINCT window_start) AS windows_per_sensor FROM hopping WHERE sensor_id = 0;
+SELECT * FROM stream_ext.hop('2026-01-01 00:07:00+00', '10 minutes', '3 minutes');
+SELECT stream_ext.tumble('2026-01-01 00:07:00'::timestamp, '5 minutes');
+SELECT * FROM stream_ext.hop(now(), '-1 minute', '1 minute');
+SELECT * FROM stream_ext.hop(now(), '1 month', '1 day');
+SELECT stream_ext.tumble(now(), '1 month');
+SELECT stream_ext.drop_continuous_view('tumbling');
+SELECT stream_ext.drop_continuous_view('hopping');
+
 -- flush() in a REPEATABLE READ transaction could not see the results.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT stream_ext.flush();
