@@ -63,7 +63,7 @@ typedef struct StreamLauncherShared
 {
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
-	bool		rescan;			/* a CREATE EXTENSION committed */
+	uint64		generation;		/* counts committed CREATE EXTENSIONs */
 	int			unstarted;		/* databases waiting for a worker slot */
 	ConditionVariable flush_cv;	/* broadcast after each round of batches */
 	Oid			paused_dboid[PAUSES];
@@ -82,7 +82,8 @@ static bool wake_launcher_at_commit = false;
 static bool wake_worker_at_commit = false;
 static bool xact_callback_registered = false;
 
-static void LauncherScan(List **absent, TimestampTz *retry_at);
+static void LauncherScan(List **absent, uint64 *absent_generation,
+						 TimestampTz *retry_at);
 static List *ListDatabases(void);
 static bool StartWorker(int slotno, Oid dboid);
 static void WakeAtCommit(XactEvent event, void *arg);
@@ -157,6 +158,7 @@ void
 StreamLauncherMain(Datum main_arg)
 {
 	List	   *absent = NIL;	/* databases known to lack the extension */
+	uint64		absent_generation = 0;	/* ... as of this generation */
 	TimestampTz retry_at = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -212,7 +214,7 @@ StreamLauncherMain(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		LauncherScan(&absent, &retry_at);
+		LauncherScan(&absent, &absent_generation, &retry_at);
 
 		if (retry_at != 0)
 		{
@@ -230,7 +232,7 @@ StreamLauncherMain(Datum main_arg)
  * LauncherScan reaps workers that exited and starts the missing ones.
  */
 static void
-LauncherScan(List **absent, TimestampTz *retry_at)
+LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	List	   *databases;
@@ -241,9 +243,10 @@ LauncherScan(List **absent, TimestampTz *retry_at)
 
 	/* Reap. */
 	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
-	if (launcher_shared->rescan)
+	/* A CREATE EXTENSION committed somewhere: look at every database again. */
+	if (launcher_shared->generation != *absent_generation)
 	{
-		launcher_shared->rescan = false;
+		*absent_generation = launcher_shared->generation;
 		list_free(*absent);
 		*absent = NIL;
 	}
@@ -258,7 +261,14 @@ LauncherScan(List **absent, TimestampTz *retry_at)
 			continue;
 
 		if (slot->exit_reason == STREAM_WORKER_NO_EXTENSION)
-			*absent = lappend_oid(*absent, slot->dboid);
+		{
+			/*
+			 * Only if no CREATE EXTENSION committed since the worker started:
+			 * it may have looked just before one did.
+			 */
+			if (slot->generation == *absent_generation)
+				*absent = lappend_oid(*absent, slot->dboid);
+		}
 		else
 		{
 			/* Failed, or stopped: not again right away. */
@@ -405,6 +415,7 @@ StartWorker(int slotno, Oid dboid)
 	slot->latch = NULL;
 	slot->stop_requested = false;
 	slot->exit_reason = STREAM_WORKER_RUNNING;
+	slot->generation = launcher_shared->generation;
 	LWLockRelease(launcher_lock);
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
@@ -573,7 +584,7 @@ WakeAtCommit(XactEvent event, void *arg)
 	if (wake_launcher_at_commit)
 	{
 		LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
-		launcher_shared->rescan = true;
+		launcher_shared->generation++;
 		if (launcher_shared->launcher_latch)
 			SetLatch(launcher_shared->launcher_latch);
 		LWLockRelease(launcher_lock);

@@ -68,6 +68,7 @@ typedef struct StreamWorkerSlot
 	Latch	   *latch;			/* the worker's latch, to wake it */
 	bool		stop_requested;
 	StreamWorkerExit exit_reason;
+	uint64		generation;		/* launcher's generation when started */
 	Oid			restart_dboid;	/* database whose worker failed here ... */
 	TimestampTz restart_at;		/* ... and when to start it again */
 } StreamWorkerSlot;
