@@ -612,17 +612,31 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    views text;
+    v regclass;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
         RAISE EXCEPTION 'table % is not a stream', stream
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'SELECT * FROM stream_ext.streams lists the streams.';
     END IF;
+    SELECT string_agg(c.result::text, ', ' ORDER BY c.result::text) INTO views
+      FROM stream_ext.continuous_view c WHERE c.stream = drop_stream.stream;
+    IF views IS NOT NULL AND NOT "cascade" THEN
+        RAISE EXCEPTION 'cannot drop stream % because continuous views read it', stream
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Continuous views: %s.', views),
+                  HINT = 'Drop the views first, or use stream_ext.drop_stream(stream, cascade => true).';
+    END IF;
+    FOR v IN SELECT c.result FROM stream_ext.continuous_view c WHERE c.stream = drop_stream.stream LOOP
+        EXECUTE format('DROP TABLE %s', v);
+    END LOOP;
     EXECUTE format('DROP TABLE %s%s', stream, CASE WHEN "cascade" THEN ' CASCADE' ELSE '' END);
 END;
 $$;
 COMMENT ON FUNCTION stream_ext.drop_stream(regclass, boolean) IS
-    'drops a stream with its events';
+    'drops a stream with its events; with cascade, also the continuous views that read it';
 
 CREATE FUNCTION stream_ext._on_sql_drop()
 RETURNS event_trigger

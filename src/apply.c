@@ -7,9 +7,10 @@
  * The transaction is REPEATABLE READ, so the batch statement and the new
  * progress, pg_current_snapshot(), share one snapshot: the events the
  * batch applied are exactly those the new progress sees and the old one
- * did not (batch.c).  The catalog row is locked FOR UPDATE first, so a
- * concurrent pause, resume or drop either waits for the batch or makes it
- * fail and retry.  The statement runs as the view's owner, never as
+ * did not (batch.c).  The result table and then the catalog row (FOR
+ * UPDATE) are locked first, so a concurrent pause, resume or drop either
+ * waits for the batch or makes it skip or retry, and never deadlocks
+ * with it.  The statement runs as the view's owner, never as
  * superuser, with the TimeZone and DateStyle captured when the view was
  * created and a statement_timeout of 0.
  *
@@ -29,7 +30,9 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/condition_variable.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -121,6 +124,21 @@ ApplyView(Oid view)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		XactIsoLevel = XACT_REPEATABLE_READ;
+
+		/*
+		 * Lock the result table before the catalog row, in the order DROP
+		 * TABLE of the result table takes them (its sql_drop trigger then
+		 * deletes the row); a view dropped meanwhile is skipped.
+		 */
+		LockRelationOid(view, RowExclusiveLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(view)))
+		{
+			UnlockRelationOid(view, RowExclusiveLock);
+			CommitTransactionCommand();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			return;
+		}
+
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 

@@ -140,6 +140,9 @@ SELECT stream_ext.create_continuous_view('stranger', 'SELECT count(*) FROM publi
 SELECT stream_ext.pause_continuous_view('temp_per_minute');
 RESET ROLE;
 
+-- A stream with views is not dropped without cascade.
+SELECT stream_ext.drop_stream('sensor_events');
+
 -- drop_continuous_view drops the result table, the state table and the
 -- catalog row; DROP TABLE of a result table does the same.
 SELECT stream_ext.drop_continuous_view('temp_per_minute');
@@ -151,4 +154,7 @@ SELECT count(*) AS state_tables_left FROM pg_class
 DROP ROLE regress_view_stranger;
 DROP VIEW oracle;
 DROP FUNCTION differences();
-SELECT stream_ext.drop_stream('sensor_events');
+SELECT stream_ext.create_continuous_view('last_one', 'SELECT count(*) AS n FROM sensor_events');
+SELECT stream_ext.drop_stream('sensor_events', cascade => true);
+SELECT count(*) AS views_left, (SELECT count(*) FROM pg_class WHERE relname = 'last_one') AS tables_left
+  FROM stream_ext.continuous_view;
