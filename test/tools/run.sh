@@ -11,10 +11,18 @@
 #      demo: starts a throwaway cluster, runs test/tools/demo.sql, stops it.
 #
 # Run as another user, it skips step 1 and expects PostgreSQL's directories
-# to be writable by that user.
+# to be writable by that user.  Concurrent runs on one machine wait for
+# each other (flock), since each installs into the same directories.
 set -euo pipefail
 
 mode=${1:-test}
+
+# One run at a time per machine: every run installs the extension into
+# PostgreSQL's shared directories and starts servers on the same ports.
+if [ -z "${STREAM_EXT_RUN_LOCKED:-}" ] && command -v flock >/dev/null; then
+    export STREAM_EXT_RUN_LOCKED=1
+    exec flock "${TMPDIR:-/tmp}/stream_ext-run.lock" bash "${BASH_SOURCE[0]}" "$@"
+fi
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 packages="make gcc postgresql-15 postgresql-client-15 postgresql-server-dev-15 libipc-run-perl postgresql-15-hll postgresql-15-tdigest"
 
