@@ -77,6 +77,13 @@ AS 'MODULE_PATHNAME', 'stream_ext_covers';
 COMMENT ON FUNCTION stream_ext.covers(pg_snapshot, pg_snapshot) IS
     'whether snapshot a sees every transaction snapshot b sees as committed';
 
+CREATE FUNCTION stream_ext._snapshot_before(snapshot pg_snapshot, xid int8)
+RETURNS pg_snapshot
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_snapshot_before';
+COMMENT ON FUNCTION stream_ext._snapshot_before(pg_snapshot, int8) IS
+    'internal: the snapshot limited to the transactions before xid (where a bounded batch ends)';
+
 -- ---------------------------------------------------------------------
 -- Partial aggregation markers (partial.c): the planner hook turns them
 -- into aggregate calls that produce or combine transition states.
@@ -167,7 +174,9 @@ CREATE TABLE stream_ext.continuous_view (
     stream       regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
     query        text NOT NULL,
     state_table  regclass NOT NULL,
-    batch        text NOT NULL,            -- the batch statement, $1 = progress
+    batch        text NOT NULL,            -- its part of a batch statement (view.c)
+    columns      text[] NOT NULL,          -- the stream columns it reads
+    batch_size   integer CHECK (batch_size > 0),  -- NULL: stream_ext.batch_size
     owner        regrole NOT NULL,         -- role the batches run as
     timezone     text NOT NULL,            -- settings captured at creation
     datestyle    text NOT NULL,
@@ -175,25 +184,36 @@ CREATE TABLE stream_ext.continuous_view (
     state        text NOT NULL DEFAULT 'active'
                  CHECK (state IN ('active', 'paused', 'error')),
     progress     pg_snapshot NOT NULL,     -- events this snapshot sees are applied
-    batches      bigint NOT NULL DEFAULT 0,
+    batches      bigint NOT NULL DEFAULT 0,    -- counters, kept with the results
+    events       bigint NOT NULL DEFAULT 0,    -- stream events in those batches
+    rows_written bigint NOT NULL DEFAULT 0,    -- result rows inserted or updated
+    retries      bigint NOT NULL DEFAULT 0,    -- batches retried after a transient error
+    attempts     integer NOT NULL DEFAULT 0,   -- batches begun but not finished
     last_batch_at timestamptz,
     last_error   text,
+    last_error_at timestamptz,
     created_at   timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE stream_ext.continuous_view IS 'stream_ext: continuous views';
 SELECT pg_catalog.pg_extension_config_dump('stream_ext.continuous_view', '');
 GRANT SELECT ON stream_ext.continuous_view TO PUBLIC;
 
-CREATE FUNCTION stream_ext._create_continuous_view(name text, query text)
+CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
+                                                   batch_size integer,
+                                                   paused boolean,
+                                                   backfill boolean)
 RETURNS oid
-LANGUAGE C VOLATILE STRICT
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
 
-CREATE FUNCTION stream_ext.create_continuous_view(name text, query text)
+CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
+                                                  batch_size integer DEFAULT NULL,
+                                                  paused boolean DEFAULT false,
+                                                  backfill boolean DEFAULT false)
 RETURNS regclass
 LANGUAGE sql
-AS $$ SELECT stream_ext._create_continuous_view(name, query)::regclass $$;
-COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text) IS
+AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill)::regclass $$;
+COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean) IS
     'creates a continuous view: a result table kept up to date with the query over the events of a stream';
 
 CREATE FUNCTION stream_ext._set_view_state(view regclass, state text)
@@ -239,7 +259,7 @@ COMMENT ON FUNCTION stream_ext.flush(interval) IS
 
 CREATE VIEW stream_ext.continuous_views AS
 SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
-       c.owner, c.batches, c.last_batch_at, c.last_error, c.created_at
+       c.owner, c.batch_size, c.batches, c.last_batch_at, c.last_error, c.created_at
   FROM stream_ext.continuous_view c
  WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
 GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
@@ -761,6 +781,75 @@ SELECT s.relid AS stream,
  WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
 GRANT SELECT ON stream_ext.streams TO PUBLIC;
+
+-- What a view has still to consume: the events of its stream its progress
+-- has not seen, and how long the oldest of them has waited (by its arrival
+-- time, or else since the view's last batch).  NULL when the caller cannot
+-- read the stream.
+CREATE FUNCTION stream_ext._view_backlog(view regclass,
+                                         OUT events_waiting bigint, OUT lag interval)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    SELECT c.stream, c.progress, c.last_batch_at, c.created_at, s.arrival_column
+      INTO v
+      FROM stream_ext.continuous_view c JOIN stream_ext.stream s ON s.relid = c.stream
+     WHERE c.result = view;
+    IF NOT FOUND OR NOT has_table_privilege(v.stream, 'SELECT') THEN
+        RETURN;
+    END IF;
+    IF v.arrival_column IS NOT NULL THEN
+        EXECUTE format('SELECT count(*), now() - min(%I) FROM %s'
+                       ' WHERE NOT stream_ext.seen(stream_ext_tx, $1)',
+                       v.arrival_column, v.stream)
+           INTO events_waiting, lag USING v.progress;
+    ELSE
+        EXECUTE format('SELECT count(*) FROM %s WHERE NOT stream_ext.seen(stream_ext_tx, $1)',
+                       v.stream)
+           INTO events_waiting USING v.progress;
+        IF events_waiting > 0 THEN
+            lag := now() - coalesce(v.last_batch_at, v.created_at);
+        END IF;
+    END IF;
+    lag := coalesce(lag, interval '0');
+END;
+$$;
+
+CREATE VIEW stream_ext.stats AS
+SELECT c.result AS view,
+       c.stream,
+       c.state,
+       c.batches,
+       c.events AS events_processed,
+       c.rows_written,
+       c.last_batch_at,
+       b.events_waiting,
+       extract(epoch FROM b.lag)::float8 AS lag_seconds,
+       c.retries AS transient_errors,
+       c.last_error,
+       c.last_error_at
+  FROM stream_ext.continuous_view c,
+       LATERAL stream_ext._view_backlog(c.result) b
+ WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
+COMMENT ON VIEW stream_ext.stats IS
+    'stream_ext: per continuous view, what its batches did and what waits for it; counters are kept with the results and survive restarts';
+GRANT SELECT ON stream_ext.stats TO PUBLIC;
+
+CREATE VIEW stream_ext.workers AS
+SELECT a.pid,
+       a.datname AS database,
+       a.backend_type,
+       a.backend_start,
+       a.state,
+       a.query AS activity,
+       a.query_start AS activity_start
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.backend_type IN ('stream_ext launcher', 'stream_ext worker');
+COMMENT ON VIEW stream_ext.workers IS 'stream_ext: the launcher and the per-database workers, with what they run';
+GRANT SELECT ON stream_ext.workers TO PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- Workers: the launcher starts this database's worker once the

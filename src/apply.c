@@ -1,23 +1,43 @@
 /*-------------------------------------------------------------------------
  *
  * apply.c
- *	  Applying batches: the worker runs each active view's batch statement
- *	  (view.c) and advances the view's progress, in one transaction.
+ *	  Applying batches: the worker reads a batch of a stream's events once
+ *	  for all the views that have consumed the same events so far, runs
+ *	  their batch statements (view.c) over it and advances their progress,
+ *	  in one transaction.
  *
- * The transaction is REPEATABLE READ, so the batch statement and the new
- * progress, pg_current_snapshot(), share one snapshot: the events the
- * batch applied are exactly those the new progress sees and the old one
- * did not (batch.c).  The result table and then the catalog row (FOR
- * UPDATE) are locked first, so a concurrent pause, resume or drop either
- * waits for the batch or makes it skip or retry, and never deadlocks
- * with it.  The statement runs as the view's owner, never as
- * superuser, with the TimeZone and DateStyle captured when the view was
- * created and a statement_timeout of 0.
+ * Views of one stream whose progress is equal (and that run as the same
+ * owner with the same settings) form a group; after one batch every
+ * active view of a stream has the same progress, so there is usually one
+ * group per stream.  A view created later, paused or failed joins its
+ * stream's group again after its first batch.
  *
- * A batch that fails for a transient reason (serialization failure,
- * deadlock, lock timeout) is retried at the next wake-up; any other error
- * puts the view in state 'error' with the message, and the other views go
- * on.
+ * The transaction is REPEATABLE READ, so the batch statement, the new
+ * progress and the bound of a batch share one snapshot: the events the
+ * batch applies are exactly those the new progress sees and the old one
+ * did not (batch.c).  A batch holds at most batch_size events, rounded up
+ * to whole transactions: when more are waiting, the new progress is the
+ * snapshot limited to the transactions before the first one left out
+ * (stream_ext._snapshot_before), and the worker goes on at once.
+ *
+ * The result tables and then the catalog rows (FOR UPDATE) are locked
+ * first, so a concurrent pause, resume or drop either waits for the batch
+ * or makes it skip or retry, and never deadlocks with it.  The statement
+ * runs as the views' owner, never as superuser, with the TimeZone and
+ * DateStyle captured when the view was created and a statement_timeout
+ * of 0.
+ *
+ * Failures are contained.  Before a batch, each view's attempts counter
+ * is raised in a transaction of its own; the batch's transaction sets it
+ * back to 0.  A view whose counter reaches stream_ext.max_batch_attempts
+ * (its batches crashed the worker that many times in a row) is put in
+ * error instead of crashing the worker again; a view that has an attempt
+ * pending is tried alone, so the others of its group go on.  A batch that
+ * fails for a transient reason (serialization failure, deadlock, lock not
+ * available, cancel) is retried with an exponential backoff; any other
+ * error puts the view in state 'error' with the message, after the views
+ * of its group are tried one by one so that the others go on.  Events a
+ * failed or paused view has not consumed are kept (prune.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -31,63 +51,168 @@
 #include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/syscache.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "stream_ext.h"
 
+/* An active view, as listed at the start of a round. */
+typedef struct ActiveView
+{
+	Oid			view;			/* its result table */
+	Oid			stream;
+	Oid			owner;
+	char	   *timezone;
+	char	   *datestyle;
+	char	   *progress;		/* text: equal progress, one batch */
+	int			batch_size;
+	int			attempts;		/* batches begun and not finished */
+} ActiveView;
+
+/* A view whose batch failed for a transient reason waits a while. */
+typedef struct Backoff
+{
+	Oid			view;
+	int			failures;
+	TimestampTz retry_at;
+} Backoff;
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	30000
+
+static HTAB *backoffs = NULL;
+
+/* Lives for one round of batches. */
+static MemoryContext round_context = NULL;
+
 static List *ActiveViews(void);
-static void ApplyView(Oid view);
+static bool SameGroup(ActiveView *a, ActiveView *b);
+static bool ApplyGroup(List *group, char **stream_end);
+static bool RunBatch(List *group, char **stream_end);
+static void CountAttempt(List *group);
+static void RecordRetry(List *group, const char *message);
 static void MarkViewError(Oid view, const char *message);
+static bool BackingOff(Oid view);
+static void ForgetBackoff(List *group);
+static Datum ViewOidArray(List *group);
 
 PG_FUNCTION_INFO_V1(stream_ext_set_view_state);
 
 /*
- * StreamApplyViews runs one batch for every active view of the database.
+ * StreamApplyViews runs one batch for every group of active views of the
+ * database and tells whether events were left for another batch.
  */
-void
+bool
 StreamApplyViews(void)
 {
-	List	   *views = ActiveViews();
+	MemoryContext old;
+	List	   *views;
+	List	   *group = NIL;
 	ListCell   *lc;
+	bool		more = false;
+	char	   *stream_end = NULL;
+	Oid			end_stream = InvalidOid;
+
+	round_context = AllocSetContextCreate(CurrentMemoryContext,
+										  "stream_ext round",
+										  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(round_context);
+	views = ActiveViews();
 
 	foreach(lc, views)
 	{
+		ActiveView *v = lfirst(lc);
+
 		CHECK_FOR_INTERRUPTS();
-		ApplyView(lfirst_oid(lc));
+		if (v->attempts >= stream_ext_max_batch_attempts)
+		{
+			MarkViewError(v->view,
+						  psprintf("a batch of this view was begun %d times without finishing: the worker stopped or crashed during it",
+								   v->attempts));
+			continue;
+		}
+		if (BackingOff(v->view))
+			continue;
+
+		/* A view with an attempt pending goes alone. */
+		if (group != NIL &&
+			(v->attempts > 0 || !SameGroup(linitial(group), v)))
+		{
+			more |= ApplyGroup(group, &stream_end);
+			group = NIL;
+		}
+		if (v->stream != end_stream)
+		{
+			stream_end = NULL;
+			end_stream = v->stream;
+		}
+		group = lappend(group, v);
+		if (v->attempts > 0)
+		{
+			more |= ApplyGroup(group, &stream_end);
+			group = NIL;
+		}
 	}
-	list_free(views);
+	if (group != NIL)
+		more |= ApplyGroup(group, &stream_end);
+
 	ConditionVariableBroadcast(StreamFlushCV());
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(round_context);
+	round_context = NULL;
+	return more;
 }
 
 /*
- * ActiveViews lists the result tables of the active views.
+ * ActiveViews lists the active views, those that can share a batch next
+ * to each other.
  */
 static List *
 ActiveViews(void)
 {
 	List	   *views = NIL;
 	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(stream_ext_batch_size)};
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT result::pg_catalog.oid FROM stream_ext.continuous_view"
-					" WHERE state = 'active' ORDER BY result", true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, stream::pg_catalog.oid,"
+							  "       owner::pg_catalog.oid, timezone, datestyle,"
+							  "       progress::pg_catalog.text,"
+							  "       coalesce(batch_size, $1), attempts"
+							  "  FROM stream_ext.continuous_view"
+							  " WHERE state = 'active'"
+							  " ORDER BY stream, owner, timezone, datestyle,"
+							  "          progress::pg_catalog.text, result",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list continuous views");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		Oid			view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc, 1, &isnull));
 		MemoryContext old = MemoryContextSwitchTo(caller);
+		ActiveView *v = palloc(sizeof(ActiveView));
 
-		views = lappend_oid(views, view);
+		v->view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		v->stream = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+		v->owner = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
+		v->timezone = SPI_getvalue(row, desc, 4);
+		v->datestyle = SPI_getvalue(row, desc, 5);
+		v->progress = SPI_getvalue(row, desc, 6);
+		v->batch_size = DatumGetInt32(SPI_getbinval(row, desc, 7, &isnull));
+		v->attempts = DatumGetInt32(SPI_getbinval(row, desc, 8, &isnull));
+		views = lappend(views, v);
 		MemoryContextSwitchTo(old);
 	}
 	PopActiveSnapshot();
@@ -97,111 +222,39 @@ ActiveViews(void)
 }
 
 /*
- * ApplyView runs one batch of a view, or records why it could not.
+ * SameGroup tells whether two views can share a batch.
  */
-static void
-ApplyView(Oid view)
+static bool
+SameGroup(ActiveView *a, ActiveView *b)
+{
+	return a->stream == b->stream && a->owner == b->owner &&
+		strcmp(a->timezone, b->timezone) == 0 &&
+		strcmp(a->datestyle, b->datestyle) == 0 &&
+		strcmp(a->progress, b->progress) == 0;
+}
+
+/*
+ * ApplyGroup runs one batch for a group of views, or records why it could
+ * not, and tells whether events were left for another batch.
+ *
+ * *stream_end is where the last batch of the same stream in this round
+ * ended; a group that has not consumed that far ends its batch there too,
+ * so that its views and those of the earlier group have the same progress
+ * afterwards and share their batches from the next round on.
+ */
+static bool
+ApplyGroup(List *group, char **stream_end)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool more = false;
+
+	CountAttempt(group);
 
 	PG_TRY();
 	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1];
-		bool		isnull;
-		HeapTuple	row;
-		TupleDesc	desc;
-		char	   *batch;
-		Datum		progress;
-		Oid			view_owner;
-		char	   *timezone;
-		char	   *datestyle;
-		Oid			save_userid;
-		int			save_sec_context;
-		int			save_nestlevel;
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		XactIsoLevel = XACT_REPEATABLE_READ;
-
-		/*
-		 * Lock the result table before the catalog row, in the order DROP
-		 * TABLE of the result table takes them (its sql_drop trigger then
-		 * deletes the row); a view dropped meanwhile is skipped.
-		 */
-		LockRelationOid(view, RowExclusiveLock);
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(view)))
-		{
-			UnlockRelationOid(view, RowExclusiveLock);
-			CommitTransactionCommand();
-			pgstat_report_activity(STATE_IDLE, NULL);
-			return;
-		}
-
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-
-		values[0] = ObjectIdGetDatum(view);
-		if (SPI_execute_with_args("SELECT batch, progress, owner::pg_catalog.oid, timezone, datestyle"
-								  "  FROM stream_ext.continuous_view"
-								  " WHERE result = $1::pg_catalog.oid AND state = 'active'"
-								  "   FOR UPDATE",
-								  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read continuous view %u", view);
-
-		if (SPI_processed == 1)
-		{
-			row = SPI_tuptable->vals[0];
-			desc = SPI_tuptable->tupdesc;
-			batch = SPI_getvalue(row, desc, 1);
-			progress = SPI_getbinval(row, desc, 2, &isnull);
-			view_owner = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
-			timezone = SPI_getvalue(row, desc, 4);
-			datestyle = SPI_getvalue(row, desc, 5);
-
-			pgstat_report_activity(STATE_RUNNING,
-								   psprintf("stream_ext: applying a batch to %s",
-											get_rel_name(view)));
-
-			/* The view's owner, with the view's settings. */
-			GetUserIdAndSecContext(&save_userid, &save_sec_context);
-			SetUserIdAndSecContext(view_owner,
-								   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-								   SECURITY_RESTRICTED_OPERATION);
-			save_nestlevel = NewGUCNestLevel();
-			(void) set_config_option("search_path", "pg_catalog, pg_temp",
-									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-			(void) set_config_option("TimeZone", timezone,
-									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-			(void) set_config_option("DateStyle", datestyle,
-									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-			(void) set_config_option("statement_timeout", "0",
-									 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-
-			argtypes[0] = PG_SNAPSHOTOID;
-			values[0] = progress;
-			if (SPI_execute_with_args(batch, 1, argtypes, values, NULL, false, 0) < 0)
-				elog(ERROR, "could not run the batch of continuous view %u", view);
-
-			AtEOXact_GUC(false, save_nestlevel);
-			SetUserIdAndSecContext(save_userid, save_sec_context);
-
-			/* The snapshot the batch ran under is the new progress. */
-			argtypes[0] = OIDOID;
-			values[0] = ObjectIdGetDatum(view);
-			if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-									  "   SET progress = pg_catalog.pg_current_snapshot(),"
-									  "       batches = batches + 1,"
-									  "       last_batch_at = pg_catalog.now()"
-									  " WHERE result = $1::pg_catalog.oid",
-									  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not advance continuous view %u", view);
-		}
-
-		PopActiveSnapshot();
-		SPI_finish();
-		CommitTransactionCommand();
+		more = RunBatch(group, stream_end);
+		ForgetBackoff(group);
 	}
 	PG_CATCH();
 	{
@@ -219,22 +272,346 @@ ApplyView(Oid view)
 			case ERRCODE_T_R_DEADLOCK_DETECTED:
 			case ERRCODE_LOCK_NOT_AVAILABLE:
 			case ERRCODE_QUERY_CANCELED:
-				/* Transient: the next wake-up retries. */
-				ereport(LOG,
-						(errmsg("stream_ext: batch of continuous view %u will be retried: %s",
-								view, edata->message)));
+				/* Transient: retried after a while. */
+				RecordRetry(group, edata->message);
 				break;
 			default:
-				ereport(LOG,
-						(errmsg("stream_ext: continuous view %u is in error: %s",
-								view, edata->message)));
-				MarkViewError(view, edata->message);
+				if (list_length(group) > 1)
+				{
+					ListCell   *lc;
+
+					/* Find the view that fails; the others go on. */
+					foreach(lc, group)
+						more |= ApplyGroup(list_make1(lfirst(lc)), stream_end);
+				}
+				else
+					MarkViewError(((ActiveView *) linitial(group))->view, edata->message);
 				break;
 		}
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return more;
+}
+
+/*
+ * RunBatch applies one batch of the group's stream to the group's views
+ * (see the top of the file) and tells whether it was cut at batch_size.
+ */
+static bool
+RunBatch(List *group, char **stream_end)
+{
+	ActiveView *first = linitial(group);
+	List	   *views = NIL;
+	List	   *fragments = NIL;
+	List	   *columns = NIL;
+	List	   *locked = NIL;
+	ListCell   *lc;
+	Oid			argtypes[4];
+	Datum		values[4];
+	bool		isnull;
+	char	   *end_text;
+	Datum		progress = (Datum) 0;
+	Datum		batch_end;
+	int64		events = 0;
+	int64	   *rows;
+	bool		more = false;
+	int			batch_size = INT_MAX;
+	char	   *stream_name;
+	char	   *sql;
+	StringInfoData names;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	XactIsoLevel = XACT_REPEATABLE_READ;
+
+	/*
+	 * Lock the result tables before the catalog rows, in the order DROP
+	 * TABLE of a result table takes them (its sql_drop trigger then deletes
+	 * the row); a view dropped meanwhile is left out.
+	 */
+	foreach(lc, group)
+	{
+		ActiveView *v = lfirst(lc);
+
+		LockRelationOid(v->view, RowExclusiveLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->view)))
+			locked = lappend(locked, v);
+		batch_size = Min(batch_size, v->batch_size);
+	}
+	if (locked == NIL)
+	{
+		CommitTransactionCommand();
+		return false;
+	}
+
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/* The views still active with the progress the group was formed on. */
+	argtypes[0] = OIDARRAYOID;
+	values[0] = ViewOidArray(locked);
+	argtypes[1] = TEXTOID;
+	values[1] = CStringGetTextDatum(first->progress);
+	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress"
+							  "  FROM stream_ext.continuous_view"
+							  " WHERE result = ANY ($1) AND state = 'active'"
+							  "   AND progress::pg_catalog.text = $2"
+							  " ORDER BY result FOR UPDATE",
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous views");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum	   *elems;
+		int			nelems;
+
+		views = lappend_oid(views, DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull)));
+		fragments = lappend(fragments, SPI_getvalue(row, desc, 2));
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int j = 0; j < nelems; j++)
+			columns = lappend(columns, TextDatumGetCString(elems[j]));
+		progress = SPI_datumTransfer(SPI_getbinval(row, desc, 4, &isnull), false, -1);
+	}
+	if (views == NIL)
+	{
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+		return false;
+	}
+
+	stream_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(first->stream)),
+											 get_rel_name(first->stream));
+	initStringInfo(&names);
+	foreach(lc, views)
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+						 get_rel_name(lfirst_oid(lc)));
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("stream_ext: applying a batch of %s to %s",
+									stream_name, names.data));
+
+	/* The views' owner, with the views' settings. */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(first->owner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("TimeZone", first->timezone,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("DateStyle", first->datestyle,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("statement_timeout", "0",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * Where the batch ends: where the stream's last batch of this round
+	 * ended if that is further than the views' progress, else this
+	 * transaction's snapshot; or, when more than batch_size events wait
+	 * before that, the snapshot limited to the transactions before the
+	 * first one past batch_size events.  Counting them means a scan, so it
+	 * is done only when the stream's segments are large enough to hold
+	 * that many events (36 bytes is the least a row takes).
+	 */
+	argtypes[0] = PG_SNAPSHOTOID;
+	values[0] = progress;
+	argtypes[1] = INT4OID;
+	values[1] = Int32GetDatum(batch_size);
+	argtypes[2] = OIDOID;
+	values[2] = ObjectIdGetDatum(first->stream);
+	argtypes[3] = TEXTOID;
+	values[3] = *stream_end ? CStringGetTextDatum(*stream_end) : (Datum) 0;
+	sql = psprintf("SELECT CASE WHEN x IS NULL THEN s"
+				   "            ELSE stream_ext._snapshot_before(s, x + 1) END, x IS NOT NULL"
+				   "  FROM (SELECT s,"
+				   "          (SELECT %s & %lld FROM %s"
+				   "            WHERE (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
+				   "                     FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid) > $2::pg_catalog.int8 * 36"
+				   "              AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, s)"
+				   "            ORDER BY 1 OFFSET $2 - 1 LIMIT 1) AS x"
+				   "          FROM (SELECT CASE WHEN stream_ext.covers($4::pg_catalog.pg_snapshot, $1)"
+				   "                            THEN $4::pg_catalog.pg_snapshot"
+				   "                            ELSE pg_catalog.pg_current_snapshot() END AS s) e) q",
+				   STREAM_TAG_COLUMN, (long long) STREAM_TAG_XID_MASK, stream_name,
+				   STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+	if (SPI_execute_with_args(sql, 4, argtypes, values, *stream_end ? NULL : "   n",
+							  false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not find where the batch of %s ends", stream_name);
+	batch_end = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+								  false, -1);
+	more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	end_text = MemoryContextStrdup(round_context,
+								   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+
+	/* The batch, read once for every view of the group. */
+	sql = StreamBatchStatement(first->stream, columns, views, fragments);
+	argtypes[1] = PG_SNAPSHOTOID;
+	values[1] = batch_end;
+	if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not run the batch of %s", stream_name);
+	events = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	rows = palloc(sizeof(int64) * list_length(views));
+	for (int i = 0; i < list_length(views); i++)
+		rows[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											  i + 2, &isnull));
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	/* The end of the batch is the new progress. */
+	foreach(lc, views)
+	{
+		Oid			uargtypes[4] = {OIDOID, PG_SNAPSHOTOID, INT8OID, INT8OID};
+		Datum		uvalues[4];
+
+		uvalues[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		uvalues[1] = batch_end;
+		uvalues[2] = Int64GetDatum(events);
+		uvalues[3] = Int64GetDatum(rows[foreach_current_index(lc)]);
+		if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
+								  "   SET progress = $2, batches = batches + 1,"
+								  "       events = events + $3, rows_written = rows_written + $4,"
+								  "       attempts = 0, last_batch_at = pg_catalog.now()"
+								  " WHERE result = $1::pg_catalog.oid",
+								  4, uargtypes, uvalues, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not advance continuous view %u", lfirst_oid(lc));
+	}
+
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	*stream_end = end_text;
+	return more;
+}
+
+/*
+ * CountAttempt raises the attempts counter of the group's views, in a
+ * transaction of its own, so that a batch that crashes the worker is
+ * counted.
+ */
+static void
+CountAttempt(List *group)
+{
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values[0] = ViewOidArray(group);
+	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
+							  "   SET attempts = attempts + 1"
+							  " WHERE result = ANY ($1) AND state = 'active'",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not count an attempt");
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
+/*
+ * RecordRetry counts a transient failure of the group's batch and makes
+ * its views wait before the next try, twice as long each time.
+ */
+static void
+RecordRetry(List *group, const char *message)
+{
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1];
+	ListCell   *lc;
+	int			failures = 0;
+
+	if (backoffs == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(Backoff);
+		backoffs = hash_create("stream_ext backoffs", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	foreach(lc, group)
+	{
+		ActiveView *v = lfirst(lc);
+		bool		found;
+		Backoff    *b = hash_search(backoffs, &v->view, HASH_ENTER, &found);
+		int			delay_ms;
+
+		b->failures = found ? b->failures + 1 : 1;
+		delay_ms = BACKOFF_MIN_MS << Min(b->failures - 1, 10);
+		delay_ms = Min(delay_ms, BACKOFF_MAX_MS);
+		b->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
+		failures = Max(failures, b->failures);
+	}
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	ereport(LOG,
+			(errmsg("stream_ext: a batch of stream \"%s\" will be retried (failure %d): %s",
+					get_rel_name(((ActiveView *) linitial(group))->stream),
+					failures, message)));
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values[0] = ViewOidArray(group);
+	(void) SPI_execute_with_args("UPDATE stream_ext.continuous_view"
+								 "   SET retries = retries + 1, attempts = 0"
+								 " WHERE result = ANY ($1)",
+								 1, argtypes, values, NULL, false, 0);
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
+/*
+ * BackingOff tells whether a view waits after a transient failure.
+ */
+static bool
+BackingOff(Oid view)
+{
+	Backoff    *b;
+
+	if (backoffs == NULL)
+		return false;
+	b = hash_search(backoffs, &view, HASH_FIND, NULL);
+	return b != NULL && GetCurrentTimestamp() < b->retry_at;
+}
+
+/*
+ * ForgetBackoff clears the failures of views whose batch went through.
+ */
+static void
+ForgetBackoff(List *group)
+{
+	ListCell   *lc;
+
+	if (backoffs == NULL)
+		return;
+	foreach(lc, group)
+		hash_search(backoffs, &((ActiveView *) lfirst(lc))->view, HASH_REMOVE, NULL);
+}
+
+/*
+ * ViewOidArray returns the group's result tables as an oid[].
+ */
+static Datum
+ViewOidArray(List *group)
+{
+	Datum	   *oids = palloc(sizeof(Datum) * list_length(group));
+	ListCell   *lc;
+
+	foreach(lc, group)
+		oids[foreach_current_index(lc)] = ObjectIdGetDatum(((ActiveView *) lfirst(lc))->view);
+	return PointerGetDatum(construct_array(oids, list_length(group), OIDOID,
+										   sizeof(Oid), true, TYPALIGN_INT));
 }
 
 /*
@@ -251,10 +628,14 @@ MarkViewError(Oid view, const char *message)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	ereport(LOG,
+			(errmsg("stream_ext: continuous view \"%s\" is in error: %s",
+					get_rel_name(view), message)));
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	(void) SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-								 "   SET state = 'error', last_error = $2"
+								 "   SET state = 'error', last_error = $2,"
+								 "       last_error_at = pg_catalog.now(), attempts = 0"
 								 " WHERE result = $1::pg_catalog.oid",
 								 2, argtypes, values, NULL, false, 0);
 	PopActiveSnapshot();
@@ -284,7 +665,7 @@ stream_ext_set_view_state(PG_FUNCTION_ARGS)
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-							  "   SET state = $2, last_error = NULL"
+							  "   SET state = $2, last_error = NULL, attempts = 0"
 							  " WHERE result = $1::pg_catalog.oid",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not change the state of continuous view %u", view);

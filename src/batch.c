@@ -39,6 +39,7 @@ static bool SnapshotSees(const StreamSnapshot *snap, uint64 xid);
 
 PG_FUNCTION_INFO_V1(stream_ext_seen);
 PG_FUNCTION_INFO_V1(stream_ext_covers);
+PG_FUNCTION_INFO_V1(stream_ext_snapshot_before);
 
 /*
  * SnapshotSees tells whether a committed transaction (its full id, at
@@ -122,4 +123,36 @@ stream_ext_covers(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(false);
 	}
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * stream_ext_snapshot_before(snapshot, xid) returns the snapshot limited
+ * to the transactions before xid: it sees what the snapshot sees among
+ * them and nothing from xid on.  A bounded batch ends there.  It is not a
+ * snapshot any backend ever had, but seen() and covers() only need it to
+ * describe a set of finished transactions, which it does: every xid below
+ * its xmax that it sees, the original snapshot saw finished.
+ */
+Datum
+stream_ext_snapshot_before(PG_FUNCTION_ARGS)
+{
+	StreamSnapshot *snap = (StreamSnapshot *) PG_GETARG_VARLENA_P(0);
+	uint64		limit = (uint64) PG_GETARG_INT64(1);
+	StreamSnapshot *result;
+	uint32		nxip = 0;
+
+	if (limit >= U64FromFullTransactionId(snap->xmax))
+		PG_RETURN_POINTER(snap);
+
+	result = palloc(offsetof(StreamSnapshot, xip) + sizeof(FullTransactionId) * snap->nxip);
+	result->xmax = FullTransactionIdFromU64(limit);
+	result->xmin = FullTransactionIdFromU64(Min(U64FromFullTransactionId(snap->xmin), limit));
+	for (uint32 i = 0; i < snap->nxip; i++)
+	{
+		if (U64FromFullTransactionId(snap->xip[i]) < limit)
+			result->xip[nxip++] = snap->xip[i];
+	}
+	result->nxip = nxip;
+	SET_VARSIZE(result, offsetof(StreamSnapshot, xip) + sizeof(FullTransactionId) * nxip);
+	PG_RETURN_POINTER(result);
 }

@@ -27,6 +27,8 @@ void		_PG_init(void);
 bool		stream_ext_enabled = true;
 int			stream_ext_max_workers = 8;
 int			stream_ext_idle_interval = 1000;
+int			stream_ext_batch_size = 100000;
+int			stream_ext_max_batch_attempts = 3;
 int			stream_ext_max_streams = 1024;
 bool		stream_ext_restoring = false;
 
@@ -76,6 +78,24 @@ _PG_init(void)
 							1000, 10, 3600000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("stream_ext.batch_size",
+							"Most events a worker applies to a continuous view in one batch.",
+							"A transaction's events are never split: a batch ends after the transaction that reaches the limit.  A view's batch_size overrides it.",
+							&stream_ext_batch_size,
+							100000, 1, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("stream_ext.max_batch_attempts",
+							"Times a batch may be begun without finishing before its view is put in error.",
+							"A batch that keeps crashing the worker would otherwise restart it forever.",
+							&stream_ext_max_batch_attempts,
+							3, 1, 1000,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("stream_ext.max_streams",

@@ -78,6 +78,8 @@ extern bool stream_ext_enabled;
 extern int	stream_ext_max_workers;
 extern int	stream_ext_idle_interval;
 extern int	stream_ext_max_streams;
+extern int	stream_ext_batch_size;
+extern int	stream_ext_max_batch_attempts;
 extern bool stream_ext_restoring;
 
 /* launcher.c */
@@ -91,8 +93,14 @@ extern void StreamWakeWorkerAtCommit(void);
 extern void StreamWakeDatabaseWorker(Oid dboid);
 extern ConditionVariable *StreamFlushCV(void);
 
+/* view.c */
+#define STREAM_BATCH_CTE		"stream_ext_batch"
+struct List;
+extern char *StreamBatchStatement(Oid stream, struct List *columns,
+								  struct List *views, struct List *fragments);
+
 /* apply.c */
-extern void StreamApplyViews(void);
+extern bool StreamApplyViews(void);
 
 /* worker.c */
 extern PGDLLEXPORT void StreamWorkerMain(Datum main_arg);

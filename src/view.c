@@ -11,16 +11,22 @@
  *	  unique index NULLS NOT DISTINCT on the keys;
  *	- a result table: the query's output columns, final values, with a
  *	  unique index NULLS NOT DISTINCT on the grouping columns;
- *	- one batch statement, run with $1 = the view's progress snapshot:
+ *	- the view's part of a batch statement: common table expressions
+ *	  named after the result table's OID n,
  *
- *	  WITH p AS (the user's query over the events that $1 has not seen,
- *				 with each aggregate's state in place of its value),
- *		   m AS (the states of p combined with the stored states of the
- *				 same groups),
- *		   w AS (INSERT the combined states into the state table
- *				 ON CONFLICT DO UPDATE)
- *	  INSERT the finalized output of m into the result table
- *	  ON CONFLICT DO UPDATE
+ *	  p_n AS (the user's query over the batch, stream_ext_batch, with each
+ *			  aggregate's state in place of its value),
+ *	  m_n AS (the states of p_n combined with the stored states of the
+ *			  same groups),
+ *	  w_n AS (INSERT the combined states into the state table
+ *			  ON CONFLICT DO UPDATE),
+ *	  r_n AS (INSERT the finalized output of m_n into the result table
+ *			  ON CONFLICT DO UPDATE)
+ *
+ *	  StreamBatchStatement puts the parts of the views that share a batch
+ *	  behind one definition of stream_ext_batch: the stream's events that
+ *	  $1, the views' progress snapshot, has not seen and $2, the end of
+ *	  the batch, sees.
  *
  * Generated SQL is deparsed with search_path = pg_catalog, so every name
  * in it is qualified, and every identifier is quoted.
@@ -29,6 +35,7 @@
  */
 #include "postgres.h"
 
+#include "access/attmap.h"
 #include "access/htup_details.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -46,8 +53,10 @@
 #include "parser/analyze.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -64,6 +73,7 @@ typedef struct ViewShape
 	List	   *keys;			/* TargetEntry of each grouping key */
 	List	   *aggs;			/* distinct Aggrefs */
 	List	   *state_types;	/* Oid of each aggregate's stored state */
+	List	   *columns;		/* names of the stream columns it reads */
 } ViewShape;
 
 typedef struct FinalContext
@@ -85,9 +95,9 @@ static bool IsHop(RangeTblEntry *rte);
 static void RunDDL(const char *sql);
 static Oid	TableOid(const char *qualified_name);
 static char *BatchStatement(ViewShape *shape, const char *partial,
-							const char *result_table, const char *state_table,
-							Oid state_oid, List *key_columns, List *value_columns);
-static Param *SnapshotParam(void);
+							const char *result_table, Oid result_oid,
+							const char *state_table, Oid state_oid,
+							List *key_columns, List *value_columns);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
@@ -111,6 +121,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	char	   *result_ddl;
 	char	   *sql;
 	Oid			state_oid;
+	Oid			result_oid;
 	int			save_nestlevel;
 
 	shape = AnalyzeViewQuery(query_string);
@@ -127,8 +138,11 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	RunDDL(result_ddl);
 	RunDDL(state_ddl);
 	state_oid = TableOid(state_table);
-	sql = BatchStatement(shape, partial, result_table, state_table, state_oid,
-						 key_columns, value_columns);
+	result_oid = TableOid(result_table);
+	sql = BatchStatement(shape, partial, result_table, result_oid,
+						 state_table, state_oid, key_columns, value_columns);
+	sql = StreamBatchStatement(shape->stream, shape->columns,
+							   list_make1_oid(result_oid), list_make1(sql));
 
 	AtEOXact_GUC(false, save_nestlevel);
 	PG_RETURN_TEXT_P(cstring_to_text(sql));
@@ -144,11 +158,15 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 Datum
 stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
-	Oid			nspid = RangeVarGetCreationNamespace(rv);
-	char	   *result_table = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
+	char	   *name;
+	char	   *query_string;
+	bool		has_batch_size = !PG_ARGISNULL(2);
+	int32		batch_size = has_batch_size ? PG_GETARG_INT32(2) : 0;
+	bool		paused = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	bool		backfill = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	RangeVar   *rv;
+	Oid			nspid;
+	char	   *result_table;
 	char	   *state_table;
 	char		state_name[NAMEDATALEN];
 	ViewShape  *shape;
@@ -169,6 +187,21 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	ObjectAddress state_addr;
 	ObjectAddress result_addr;
 	AclResult	aclresult;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a continuous view needs a name and a query")));
+	if (has_batch_size && batch_size < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be at least 1"),
+				 errhint("Leave it NULL to use stream_ext.batch_size.")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	nspid = RangeVarGetCreationNamespace(rv);
+	result_table = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
 
 	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
 		ereport(ERROR,
@@ -207,14 +240,21 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	ObjectAddressSet(result_addr, RelationRelationId, result_oid);
 	recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
 
-	sql = BatchStatement(shape, partial, result_table, state_table, state_oid,
-						 key_columns, value_columns);
+	sql = BatchStatement(shape, partial, result_table, result_oid,
+						 state_table, state_oid, key_columns, value_columns);
 
 	{
-		Oid			argtypes[9] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID,
-		OIDOID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[9];
+		Oid			argtypes[13] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID,
+			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID};
+		Datum		values[13];
+		char		nulls[13];
+		ListCell   *lc;
+		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
+		int			ncolumns = 0;
 
+		foreach(lc, shape->columns)
+			columns[ncolumns++] = CStringGetTextDatum(lfirst(lc));
+		memset(nulls, ' ', sizeof(nulls));
 		values[0] = ObjectIdGetDatum(result_oid);
 		values[1] = ObjectIdGetDatum(shape->stream);
 		values[2] = CStringGetTextDatum(query_string);
@@ -224,14 +264,22 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		values[6] = CStringGetTextDatum(timezone);
 		values[7] = CStringGetTextDatum(datestyle);
 		values[8] = CStringGetTextDatum(search_path);
+		values[9] = PointerGetDatum(construct_array(columns, ncolumns, TEXTOID, -1, false, TYPALIGN_INT));
+		values[10] = Int32GetDatum(batch_size);
+		nulls[10] = has_batch_size ? ' ' : 'n';
+		values[11] = CStringGetTextDatum(paused ? "paused" : "active");
+		values[12] = BoolGetDatum(backfill);
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, stream, query, state_table, batch, owner,"
-								  "  timezone, datestyle, search_path, progress)"
+								  "  timezone, datestyle, search_path, columns, batch_size,"
+								  "  state, progress)"
 								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
-								  "  pg_catalog.pg_current_snapshot())",
-								  9, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+								  "  $10, $11, $12,"
+								  "  CASE WHEN $13 THEN '3:3:'::pg_catalog.pg_snapshot"
+								  "       ELSE pg_catalog.pg_current_snapshot() END)",
+								  13, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register continuous view %s", result_table);
 		SPI_finish();
 	}
@@ -271,9 +319,10 @@ TableOid(const char *qualified_name)
  */
 static char *
 BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
-			   const char *state_table, Oid state_oid,
+			   Oid result_oid, const char *state_table, Oid state_oid,
 			   List *key_columns, List *value_columns)
 {
+	unsigned int n = result_oid;
 	List	   *dpcontext;
 	FinalContext fcontext;
 	StringInfoData sql;
@@ -297,8 +346,8 @@ BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
 	fcontext.carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH p AS (%s),\n", partial);
-	appendStringInfo(&sql, "m AS (SELECT %s", keys.data);
+	appendStringInfo(&sql, "p_%u AS (%s),\n", n, partial);
+	appendStringInfo(&sql, "m_%u AS (SELECT %s", n, keys.data);
 	i = 0;
 	foreach(lc, shape->aggs)
 	{
@@ -310,22 +359,22 @@ BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
 		i++;
 	}
 	appendStringInfo(&sql,
-					 " FROM (SELECT %s%s FROM p UNION ALL"
-					 " SELECT %s%s FROM %s st WHERE EXISTS (SELECT 1 FROM p WHERE ",
-					 keys.data, states.data, keys.data, states.data, state_table);
+					 " FROM (SELECT %s%s FROM p_%u p UNION ALL"
+					 " SELECT %s%s FROM %s st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ",
+					 keys.data, states.data, n, keys.data, states.data, state_table, n);
 	for (i = 1; i <= nkeys; i++)
 		appendStringInfo(&sql, "%sp.k%d IS NOT DISTINCT FROM st.k%d",
 						 i > 1 ? " AND " : "", i, i);
 	appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
 
-	appendStringInfo(&sql, "w AS (INSERT INTO %s AS st SELECT %s%s FROM m ON CONFLICT (%s) DO UPDATE SET ",
-					 state_table, keys.data, states.data, keys.data);
+	appendStringInfo(&sql, "w_%u AS (INSERT INTO %s AS st SELECT %s%s FROM m_%u ON CONFLICT (%s) DO UPDATE SET ",
+					 n, state_table, keys.data, states.data, n, keys.data);
 	for (i = 1; i <= list_length(shape->aggs); i++)
 		appendStringInfo(&sql, "%ss%d = EXCLUDED.s%d", i > 1 ? ", " : "", i, i);
-	appendStringInfoString(&sql, " RETURNING 1)\n");
+	appendStringInfoString(&sql, " RETURNING 1),\n");
 
 	/* The result rows: the user's output, finalized from m. */
-	appendStringInfo(&sql, "INSERT INTO %s AS r (", result_table);
+	appendStringInfo(&sql, "r_%u AS (INSERT INTO %s AS r (", n, result_table);
 	i = 0;
 	foreach(lc, shape->query->targetList)
 	{
@@ -347,7 +396,7 @@ BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
 						 deparse_expression(FinalMutator((Node *) tle->expr, &fcontext),
 											dpcontext, false, false));
 	}
-	appendStringInfo(&sql, " FROM m GROUP BY %s", keys.data);
+	appendStringInfo(&sql, " FROM m_%u GROUP BY %s", n, keys.data);
 	if (key_columns == NIL)
 		appendStringInfoString(&sql, " ON CONFLICT ((true))");
 	else
@@ -372,8 +421,7 @@ BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
 			appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i++ > 0 ? ", " : "", col, col);
 		}
 	}
-
-
+	appendStringInfoString(&sql, " RETURNING 1)");
 	return sql.data;
 }
 
@@ -557,8 +605,58 @@ CheckViewQuery(ViewShape *shape)
 }
 
 /*
+ * StreamColumnsWalker collects the attribute numbers of the stream's
+ * columns that the query reads.
+ */
+typedef struct StreamColumnsContext
+{
+	int			stream_rti;
+	int			sublevels_up;
+	Bitmapset  *attnos;
+} StreamColumnsContext;
+
+static bool
+StreamColumnsWalker(Node *node, StreamColumnsContext *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		if (var->varno == context->stream_rti &&
+			var->varlevelsup == context->sublevels_up)
+		{
+			if (var->varattno == InvalidAttrNumber)
+				Refuse("a whole-row reference to the stream",
+					   "Name the columns the view needs.");
+			if (var->varattno < 0)
+				Refuse("a system column of the stream", NULL);
+			context->attnos = bms_add_member(context->attnos, var->varattno);
+		}
+		return false;
+	}
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		context->sublevels_up++;
+		result = query_tree_walker((Query *) node, StreamColumnsWalker,
+								   (void *) context, 0);
+		context->sublevels_up--;
+		return result;
+	}
+	return expression_tree_walker(node, StreamColumnsWalker, (void *) context);
+}
+
+/*
  * PartialQuery returns the user's query over the batch, with the grouping
  * keys k1..kn and the aggregates' states s1..sm as output.
+ *
+ * The stream is replaced by the batch's common table expression,
+ * stream_ext_batch, which BatchStatement's caller defines once for all
+ * the views of a stream (StreamBatchStatement): its columns are the
+ * stream's columns that the query reads, in attribute order.
  */
 static char *
 PartialQuery(ViewShape *shape)
@@ -568,9 +666,13 @@ PartialQuery(ViewShape *shape)
 	ListCell   *lc;
 	int			resno = 1;
 	Oid			partial_oid = StreamExtFunction("partial", 2, (Oid[]) {ANYOID, ANYELEMENTOID});
-	Oid			seen_oid = StreamExtFunction("seen", 2, (Oid[]) {INT8OID, PG_SNAPSHOTOID});
-	AttrNumber	tag = get_attnum(shape->stream, STREAM_TAG_COLUMN);
-	Node	   *unseen;
+	RangeTblEntry *stream_rte = rt_fetch(shape->stream_rti, pq->rtable);
+	RangeTblEntry *batch_rte = makeNode(RangeTblEntry);
+	StreamColumnsContext ccontext = {shape->stream_rti, 0, NULL};
+	AttrMap    *attno_map;
+	List	   *colnames = NIL;
+	bool		found_whole_row;
+	int			attno = -1;
 	int			i = 0;
 
 	if (shape->keys == NIL)
@@ -601,35 +703,44 @@ PartialQuery(ViewShape *shape)
 	}
 	pq->targetList = tlist;
 
-	/* ... over the events the progress snapshot ($1) has not seen. */
-	unseen = (Node *) makeBoolExpr(NOT_EXPR,
-								   list_make1(makeFuncExpr(seen_oid, BOOLOID,
-														   list_make2(makeVar(shape->stream_rti, tag, INT8OID, -1, InvalidOid, 0),
-																	  (Expr *) SnapshotParam()),
-														   InvalidOid, InvalidOid,
-														   COERCE_EXPLICIT_CALL)),
-								   -1);
-	pq->jointree->quals = pq->jointree->quals == NULL ? unseen :
-		(Node *) makeBoolExpr(AND_EXPR, list_make2(pq->jointree->quals, unseen), -1);
+	/* The stream's columns the query reads, renumbered in the batch. */
+	(void) query_tree_walker(pq, StreamColumnsWalker, (void *) &ccontext, 0);
+	attno_map = make_attrmap(Max(bms_prev_member(ccontext.attnos, -1), 1));
+	i = 0;
+	while ((attno = bms_next_member(ccontext.attnos, attno)) >= 0)
+	{
+		char	   *name = get_attname(shape->stream, attno, false);
+
+		attno_map->attnums[attno - 1] = ++i;
+		colnames = lappend(colnames, makeString(name));
+		shape->columns = lappend(shape->columns, name);
+	}
+	pq = (Query *) map_variable_attnos((Node *) pq, shape->stream_rti, 0,
+									   attno_map, InvalidOid, &found_whole_row);
+	Assert(!found_whole_row);
+
+	batch_rte->rtekind = RTE_CTE;
+	batch_rte->ctename = STREAM_BATCH_CTE;
+	batch_rte->ctelevelsup = 0;
+	batch_rte->alias = makeAlias(stream_rte->eref->aliasname, NIL);
+	batch_rte->eref = makeAlias(stream_rte->eref->aliasname, colnames);
+	batch_rte->inh = false;
+	batch_rte->inFromCl = stream_rte->inFromCl;
+	foreach(lc, colnames)
+	{
+		AttrNumber	a = get_attnum(shape->stream, strVal(lfirst(lc)));
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+
+		get_atttypetypmodcoll(shape->stream, a, &type, &typmod, &collation);
+		batch_rte->coltypes = lappend_oid(batch_rte->coltypes, type);
+		batch_rte->coltypmods = lappend_int(batch_rte->coltypmods, typmod);
+		batch_rte->colcollations = lappend_oid(batch_rte->colcollations, collation);
+	}
+	list_nth_cell(pq->rtable, shape->stream_rti - 1)->ptr_value = batch_rte;
 
 	return pg_get_querydef(pq, false);
-}
-
-/*
- * SnapshotParam is $1, the view's progress snapshot.
- */
-static Param *
-SnapshotParam(void)
-{
-	Param	   *param = makeNode(Param);
-
-	param->paramkind = PARAM_EXTERN;
-	param->paramid = 1;
-	param->paramtype = PG_SNAPSHOTOID;
-	param->paramtypmod = -1;
-	param->paramcollid = InvalidOid;
-	param->location = -1;
-	return param;
 }
 
 /*
@@ -796,4 +907,54 @@ StreamExtFunction(const char *name, int nargs, Oid *argtypes)
 {
 	return LookupFuncName(list_make2(makeString("stream_ext"), makeString(pstrdup(name))),
 						  nargs, argtypes, false);
+}
+
+/*
+ * StreamBatchStatement returns the statement that applies one batch of a
+ * stream to a group of its views, given each view's result table and
+ * batch fragment (BatchStatement) and the stream columns they read.
+ *
+ * The batch, stream_ext_batch, holds the events that $1 (the views'
+ * common progress) has not seen and $2 (the end of the batch) sees; the
+ * statement reads it once for all the views and returns the number of
+ * events in it, then the number of result rows each view wrote.
+ */
+char *
+StreamBatchStatement(Oid stream, List *columns, List *views, List *fragments)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	ListCell   *lc2;
+	int			i = 0;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH %s AS (SELECT ", STREAM_BATCH_CTE);
+	foreach(lc, columns)
+	{
+		bool		duplicate = false;
+
+		foreach(lc2, columns)
+		{
+			if (lc2 == lc)
+				break;
+			duplicate |= strcmp(lfirst(lc2), lfirst(lc)) == 0;
+		}
+		if (!duplicate)
+			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
+							 quote_identifier(lfirst(lc)));
+	}
+	appendStringInfo(&sql,
+					 " FROM %s WHERE NOT stream_ext.seen(%s, $1)"
+					 " AND stream_ext.seen(%s, $2))",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream)),
+												get_rel_name(stream)),
+					 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+	foreach(lc, fragments)
+		appendStringInfo(&sql, ",\n%s", (char *) lfirst(lc));
+	appendStringInfo(&sql, "\nSELECT (SELECT pg_catalog.count(*) FROM %s)",
+					 STREAM_BATCH_CTE);
+	foreach(lc, views)
+		appendStringInfo(&sql, ", (SELECT pg_catalog.count(*) FROM r_%u)",
+						 lfirst_oid(lc));
+	return sql.data;
 }

@@ -25,6 +25,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 
 #include "stream_ext.h"
@@ -32,6 +33,7 @@
 static StreamWorkerSlot *my_slot = NULL;
 
 static bool ExtensionPresent(void);
+static void OverrideSettings(void);
 static void WorkerExit(StreamWorkerExit reason) pg_attribute_noreturn();
 
 /*
@@ -52,6 +54,7 @@ StreamWorkerMain(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("stream_ext worker");
+	OverrideSettings();
 
 	my_slot->pid = MyProcPid;
 	my_slot->latch = MyLatch;
@@ -69,7 +72,9 @@ StreamWorkerMain(Datum main_arg)
 		if (!ExtensionPresent())
 			WorkerExit(STREAM_WORKER_NO_EXTENSION);
 
-		StreamApplyViews();
+		/* Events left over from a batch cut at batch_size: go on at once. */
+		if (StreamApplyViews())
+			continue;
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -106,4 +111,29 @@ WorkerExit(StreamWorkerExit reason)
 	my_slot->exit_reason = reason;
 	my_slot->latch = NULL;
 	proc_exit(0);
+}
+
+/*
+ * OverrideSettings undoes database- and role-level settings that would
+ * stop the worker: a read-only default, timeouts, replication role.
+ *
+ * Commits need not wait for the WAL flush: a batch's results and its
+ * progress commit together, so a batch lost in an OS crash is applied
+ * again, whole, after recovery.
+ */
+static void
+OverrideSettings(void)
+{
+	static const char *const settings[][2] = {
+		{"default_transaction_read_only", "off"},
+		{"default_transaction_isolation", "read committed"},
+		{"statement_timeout", "0"},
+		{"lock_timeout", "0"},
+		{"idle_in_transaction_session_timeout", "0"},
+		{"session_replication_role", "origin"},
+		{"synchronous_commit", "off"},
+	};
+
+	for (int i = 0; i < lengthof(settings); i++)
+		SetConfigOption(settings[i][0], settings[i][1], PGC_SUSET, PGC_S_OVERRIDE);
 }

@@ -1,9 +1,10 @@
 --
 -- Continuous-view batches (view.c), run by hand the way the worker will
 -- run them: in a REPEATABLE READ transaction, the batch statement with the
--- view's progress snapshot as $1, then the transaction's snapshot becomes
--- the progress.  After each batch the result table must equal the view's
--- query run once over all events (the oracle).
+-- view's progress snapshot as $1 and the end of the batch, here the
+-- transaction's snapshot, as $2; then $2 becomes the progress.  After each
+-- batch the result table must equal the view's query run once over all
+-- events (the oracle).
 --
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stream_ext;
@@ -24,13 +25,13 @@ SELECT stream_ext._view_sql($$
       FROM sensor_events WHERE temp IS DISTINCT FROM -1
      GROUP BY sensor_id, minute$$,
     'public.temp_per_minute', 'stream_ext.temp_per_minute_state') AS batch \gset
-PREPARE minute_batch(pg_snapshot) AS :batch;
+PREPARE minute_batch(pg_snapshot, pg_snapshot) AS :batch;
 
 SELECT stream_ext._view_sql($$
     SELECT count(*) AS events, sum(sensor_id) AS sensor_sum, max(ts) AS last_ts
       FROM sensor_events$$,
     'public.totals', 'stream_ext.totals_state') AS batch \gset
-PREPARE totals_batch(pg_snapshot) AS :batch;
+PREPARE totals_batch(pg_snapshot, pg_snapshot) AS :batch;
 
 \d temp_per_minute
 \d totals
@@ -61,8 +62,8 @@ $$;
 -- One batch: both views, one snapshot, then it becomes the progress.
 CREATE FUNCTION run_batch(progress pg_snapshot) RETURNS pg_snapshot LANGUAGE plpgsql AS $$
 BEGIN
-    EXECUTE format('EXECUTE minute_batch(%L)', progress);
-    EXECUTE format('EXECUTE totals_batch(%L)', progress);
+    EXECUTE format('EXECUTE minute_batch(%L, %L)', progress, pg_current_snapshot());
+    EXECUTE format('EXECUTE totals_batch(%L, %L)', progress, pg_current_snapshot());
     RETURN pg_current_snapshot();
 END
 $$;

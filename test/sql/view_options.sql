@@ -1,0 +1,117 @@
+--
+-- create_continuous_view's options (batch_size, paused, backfill), the
+-- batches the worker forms (one read of a stream for all its views,
+-- bounded by batch_size), and the counters in stream_ext.stats.  After
+-- every flush each result table must equal its query run once over the
+-- events it should have seen (the oracle).
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS stream_ext;
+RESET client_min_messages;
+
+CREATE TABLE clicks (page int NOT NULL, ms int, ts timestamptz NOT NULL DEFAULT '2026-03-01');
+SELECT stream_ext.create_stream('clicks', event_time => 'ts');
+
+-- Events before any view: only a backfilled view counts them.
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(1, 50) g;
+
+SELECT stream_ext.create_continuous_view('backfilled',
+    'SELECT page, count(*) AS n, sum(ms) AS total FROM clicks GROUP BY page',
+    backfill => true);
+SELECT stream_ext.create_continuous_view('later',
+    'SELECT page, count(*) AS n, sum(ms) AS total FROM clicks GROUP BY page');
+SELECT stream_ext.create_continuous_view('small',
+    'SELECT page, count(*) AS n, max(ms) AS slowest FROM clicks WHERE ms > 0 GROUP BY page',
+    batch_size => 100);
+SELECT stream_ext.create_continuous_view('held',
+    'SELECT count(*) AS n, sum(ms) AS total FROM clicks',
+    paused => true);
+SELECT name, state, batch_size FROM stream_ext.continuous_views ORDER BY name::text;
+
+-- Differences between each view and its oracle (EXCEPT ALL both ways):
+-- events with ms <= 50 were committed before all views but backfilled.
+CREATE FUNCTION differences(OUT backfilled bigint, OUT later bigint, OUT small bigint, OUT held bigint)
+LANGUAGE sql AS $$
+    SELECT (SELECT count(*) FROM ((SELECT * FROM backfilled EXCEPT ALL
+                                   SELECT page, count(*), sum(ms) FROM clicks GROUP BY page)
+                                  UNION ALL
+                                  (SELECT page, count(*), sum(ms) FROM clicks GROUP BY page
+                                   EXCEPT ALL SELECT * FROM backfilled)) x),
+           (SELECT count(*) FROM ((SELECT * FROM later EXCEPT ALL
+                                   SELECT page, count(*), sum(ms) FROM clicks WHERE ms > 50 GROUP BY page)
+                                  UNION ALL
+                                  (SELECT page, count(*), sum(ms) FROM clicks WHERE ms > 50 GROUP BY page
+                                   EXCEPT ALL SELECT * FROM later)) x),
+           (SELECT count(*) FROM ((SELECT * FROM small EXCEPT ALL
+                                   SELECT page, count(*), max(ms) FROM clicks WHERE ms > 50 GROUP BY page)
+                                  UNION ALL
+                                  (SELECT page, count(*), max(ms) FROM clicks WHERE ms > 50 GROUP BY page
+                                   EXCEPT ALL SELECT * FROM small)) x),
+           (SELECT count(*) FROM ((SELECT * FROM held EXCEPT ALL
+                                   SELECT count(*), sum(ms) FROM clicks WHERE ms > 50)
+                                  UNION ALL
+                                  (SELECT count(*), sum(ms) FROM clicks WHERE ms > 50
+                                   EXCEPT ALL SELECT * FROM held)) x)
+$$;
+
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(51, 300) g;
+SELECT stream_ext.flush();
+SELECT * FROM differences();
+-- The paused view has not moved; flush did not wait for it.
+SELECT count(*) AS held_rows FROM held;
+
+-- Views of a stream read the same batches: they share their progress
+-- (small's may differ while its batches are cut at 100 events; the paused
+-- one keeps its own).
+SELECT count(DISTINCT progress::text) AS distinct_progress
+  FROM stream_ext.continuous_view WHERE result IN ('backfilled'::regclass, 'later'::regclass);
+
+-- A backlog is applied in bounded batches: with the views paused, 1200
+-- events in 12 transactions wait; small (batch_size 100, whole
+-- transactions) needs at least 8 batches for them.
+SELECT stream_ext.pause_continuous_view(v) FROM unnest(ARRAY['backfilled', 'later', 'small']) v;
+SELECT batches AS batches_before FROM stream_ext.continuous_view WHERE result = 'small'::regclass \gset
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(301, 400) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(401, 500) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(501, 600) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(601, 700) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(701, 800) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(801, 900) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(901, 1000) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(1001, 1100) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(1101, 1200) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(1201, 1300) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(1301, 1400) g;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(1401, 1500) g;
+-- The backlog shows in the stats: events waiting, and how long.
+SELECT view, state, events_waiting, lag_seconds > 0 AS lagging
+  FROM stream_ext.stats ORDER BY view::text;
+SELECT stream_ext.resume_continuous_view(v) FROM unnest(ARRAY['backfilled', 'later', 'small', 'held']) v;
+SELECT stream_ext.flush();
+SELECT * FROM differences();
+SELECT batches - :batches_before >= 8 AS bounded
+  FROM stream_ext.continuous_view WHERE result = 'small'::regclass;
+-- One transaction larger than batch_size is one batch, never split.
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(1501, 2000) g;
+SELECT stream_ext.flush();
+SELECT * FROM differences();
+
+-- The counters: events in the batches each view applied, result rows
+-- written; nothing waits once flushed.
+SELECT view, state, events_processed, rows_written > 0 AS wrote, events_waiting,
+       lag_seconds, transient_errors, last_error
+  FROM stream_ext.stats ORDER BY view::text;
+-- The held view, resumed, read everything since its creation.
+SELECT * FROM held;
+
+-- Bad options.
+SELECT stream_ext.create_continuous_view('bad', 'SELECT count(*) FROM clicks', batch_size => 0);
+SELECT stream_ext.create_continuous_view(NULL, 'SELECT count(*) FROM clicks');
+SELECT count(*) AS half_made FROM pg_class WHERE relname = 'bad';
+
+-- The workers, as stream_ext.workers shows them.
+SELECT backend_type, database = current_database() AS here
+  FROM stream_ext.workers WHERE backend_type = 'stream_ext worker' AND database = current_database();
+
+SELECT stream_ext.drop_stream('clicks', "cascade" => true);
+DROP FUNCTION differences();
