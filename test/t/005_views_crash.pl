@@ -98,5 +98,32 @@ check_exact('after the worker was terminated');
 is($node->safe_psql('postgres', "SELECT state FROM stream_ext.continuous_views"),
 	'active', 'the view is still active');
 
+# A view whose batch stops the worker every time: the attempts counter,
+# kept in the catalog across the worker's lives, puts it in error after
+# stream_ext.max_batch_attempts (3) tries instead of stopping the worker
+# forever; the other view of the stream goes on, exact.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION stop_worker(k int) RETURNS int STABLE LANGUAGE plpgsql AS $$
+BEGIN
+    IF k = 999 THEN
+        PERFORM pg_terminate_backend(pg_backend_pid());
+        PERFORM pg_sleep(60);   -- ends at once: the worker is terminated
+    END IF;
+    RETURN k;
+END $$;
+SELECT stream_ext.create_continuous_view('fragile',
+    'SELECT public.stop_worker(k) AS k, count(*) AS n FROM ev GROUP BY 1');
+});
+$node->safe_psql('postgres', write_events(5) . "INSERT INTO ev VALUES (999, 1, '2026-01-01');");
+ok( $node->poll_query_until('postgres',
+		"SELECT state FROM stream_ext.continuous_view WHERE result = 'fragile'::regclass", 'error'),
+	'a view whose batches keep stopping the worker goes into error');
+like($node->safe_psql('postgres',
+		"SELECT last_error FROM stream_ext.continuous_view WHERE result = 'fragile'::regclass"),
+	qr/begun 3 times without finishing/, 'its last error says why');
+$node->safe_psql('postgres', write_events(5));
+$node->safe_psql('postgres', "SELECT stream_ext.drop_continuous_view('fragile')");
+check_exact('after a view crashed the worker three times');
+
 $node->stop;
 done_testing();
