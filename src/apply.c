@@ -432,11 +432,14 @@ RunBatch(List *group, char **stream_end)
 	sql = psprintf("SELECT CASE WHEN x IS NULL THEN s"
 				   "            ELSE stream_ext._snapshot_before(s, x + 1) END, x IS NOT NULL"
 				   "  FROM (SELECT s,"
-				   "          (SELECT %s & %lld FROM %s"
-				   "            WHERE (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
-				   "                     FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid) > $2::pg_catalog.int8 * 36"
-				   "              AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, s)"
-				   "            ORDER BY 1 OFFSET $2 - 1 LIMIT 1) AS x"
+				   "          (SELECT t.x FROM (SELECT t.x, pg_catalog.sum(t.n) OVER (ORDER BY t.x) AS upto"
+				   "                              FROM (SELECT %s & %lld AS x, pg_catalog.count(*) AS n FROM %s"
+				   "                                     WHERE (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
+				   "                                              FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid)"
+				   "                                           > $2::pg_catalog.int8 * 36"
+				   "                                       AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, s)"
+				   "                                     GROUP BY 1) t) t"
+				   "            WHERE t.upto >= $2 ORDER BY t.x LIMIT 1) AS x"
 				   "          FROM (SELECT CASE WHEN stream_ext.covers($4::pg_catalog.pg_snapshot, $1)"
 				   "                            THEN $4::pg_catalog.pg_snapshot"
 				   "                            ELSE pg_catalog.pg_current_snapshot() END AS s) e) q",
@@ -479,7 +482,7 @@ RunBatch(List *group, char **stream_end)
 		uvalues[2] = Int64GetDatum(events);
 		uvalues[3] = Int64GetDatum(rows[foreach_current_index(lc)]);
 		if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-								  "   SET progress = $2, batches = batches + 1,"
+								  "   SET progress = $2, batches = batches + ($3 > 0)::int,"
 								  "       events = events + $3, rows_written = rows_written + $4,"
 								  "       attempts = 0, last_batch_at = pg_catalog.now()"
 								  " WHERE result = $1::pg_catalog.oid",
