@@ -137,7 +137,7 @@ $$;
 CREATE FUNCTION stream_ext.tumble(ts timestamptz, size interval,
                                   origin timestamptz DEFAULT '2000-01-01 00:00:00+00')
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN pg_catalog.date_bin(size, ts, origin);
 COMMENT ON FUNCTION stream_ext.tumble(timestamptz, interval, timestamptz) IS
     'start of the tumbling window of the given size that contains ts, windows aligned on origin';
@@ -145,7 +145,7 @@ COMMENT ON FUNCTION stream_ext.tumble(timestamptz, interval, timestamptz) IS
 CREATE FUNCTION stream_ext.tumble(ts timestamp, size interval,
                                   origin timestamp DEFAULT '2000-01-01 00:00:00')
 RETURNS timestamp
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN pg_catalog.date_bin(size, ts, origin);
 COMMENT ON FUNCTION stream_ext.tumble(timestamp, interval, timestamp) IS
     'start of the tumbling window of the given size that contains ts, windows aligned on origin';

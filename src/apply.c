@@ -23,8 +23,10 @@
  * The result tables and then the catalog rows (FOR UPDATE) are locked
  * first, so a concurrent pause, resume or drop either waits for the batch
  * or makes it skip or retry, and never deadlocks with it.  The statement
- * runs as the views' owner, never as superuser, with the TimeZone and
- * DateStyle captured when the view was created and a statement_timeout
+ * runs as the views' owner, never as superuser, with the TimeZone,
+ * DateStyle and search_path captured when the view was created (with
+ * pg_catalog first: the statement itself names everything else with its
+ * schema, and its operators must be pg_catalog's) and a statement_timeout
  * of 0.
  *
  * Failures are contained.  Before a batch, each view's attempts counter
@@ -71,6 +73,7 @@ typedef struct ActiveView
 	Oid			owner;
 	char	   *timezone;
 	char	   *datestyle;
+	char	   *search_path;
 	char	   *progress;		/* text: equal progress, one batch */
 	int			batch_size;
 	int			attempts;		/* batches begun and not finished */
@@ -189,10 +192,10 @@ ActiveViews(void)
 	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, stream::pg_catalog.oid,"
 							  "       owner::pg_catalog.oid, timezone, datestyle,"
 							  "       progress::pg_catalog.text,"
-							  "       coalesce(batch_size, $1), attempts"
+							  "       coalesce(batch_size, $1), attempts, search_path"
 							  "  FROM stream_ext.continuous_view"
 							  " WHERE state = 'active'"
-							  " ORDER BY stream, owner, timezone, datestyle,"
+							  " ORDER BY stream, owner, timezone, datestyle, search_path,"
 							  "          progress::pg_catalog.text, result",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list continuous views");
@@ -212,6 +215,7 @@ ActiveViews(void)
 		v->progress = SPI_getvalue(row, desc, 6);
 		v->batch_size = DatumGetInt32(SPI_getbinval(row, desc, 7, &isnull));
 		v->attempts = DatumGetInt32(SPI_getbinval(row, desc, 8, &isnull));
+		v->search_path = SPI_getvalue(row, desc, 9);
 		views = lappend(views, v);
 		MemoryContextSwitchTo(old);
 	}
@@ -230,6 +234,7 @@ SameGroup(ActiveView *a, ActiveView *b)
 	return a->stream == b->stream && a->owner == b->owner &&
 		strcmp(a->timezone, b->timezone) == 0 &&
 		strcmp(a->datestyle, b->datestyle) == 0 &&
+		strcmp(a->search_path, b->search_path) == 0 &&
 		strcmp(a->progress, b->progress) == 0;
 }
 
@@ -403,7 +408,9 @@ RunBatch(List *group, char **stream_end)
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+	(void) set_config_option("search_path",
+							 first->search_path[0] == '\0' ? "pg_catalog" :
+							 psprintf("pg_catalog, %s", first->search_path),
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("TimeZone", first->timezone,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);

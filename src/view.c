@@ -39,6 +39,7 @@
 #include "access/htup_details.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -62,6 +63,7 @@
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 
 #include "stream_ext.h"
 
@@ -857,8 +859,67 @@ StateTableDDL(ViewShape *shape, const char *state_table)
 }
 
 /*
+ * KeyIsNotNull tells whether a grouping key can never be null: a constant,
+ * a NOT NULL column of the stream (never on the nullable side of a join,
+ * see CheckViewQuery), or a strict function or operator of such keys.
+ */
+static bool
+KeyIsNotNull(Node *expr, ViewShape *shape)
+{
+	ListCell   *lc;
+	List	   *args;
+
+	if (expr == NULL)
+		return false;
+	switch (nodeTag(expr))
+	{
+		case T_Const:
+			return !((Const *) expr)->constisnull;
+		case T_Var:
+			{
+				Var		   *var = (Var *) expr;
+				HeapTuple	tuple;
+				bool		notnull;
+
+				if (var->varno != shape->stream_rti || var->varlevelsup != 0 ||
+					var->varattno <= 0)
+					return false;
+				tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(shape->stream),
+										Int16GetDatum(var->varattno));
+				if (!HeapTupleIsValid(tuple))
+					return false;
+				notnull = ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
+				ReleaseSysCache(tuple);
+				return notnull;
+			}
+		case T_RelabelType:
+			return KeyIsNotNull((Node *) ((RelabelType *) expr)->arg, shape);
+		case T_FuncExpr:
+			if (!func_strict(((FuncExpr *) expr)->funcid))
+				return false;
+			args = ((FuncExpr *) expr)->args;
+			break;
+		case T_OpExpr:
+			if (!func_strict(get_opcode(((OpExpr *) expr)->opno)))
+				return false;
+			args = ((OpExpr *) expr)->args;
+			break;
+		default:
+			return false;
+	}
+	foreach(lc, args)
+	{
+		if (!KeyIsNotNull(lfirst(lc), shape))
+			return false;
+	}
+	return true;
+}
+
+/*
  * ResultTableDDL creates the result table: the query's output columns,
- * unique on the grouping columns (on nothing: one row).
+ * keyed by the grouping columns (on nothing: one row) -- a primary key
+ * when no grouping key can be null, else a unique constraint NULLS NOT
+ * DISTINCT.
  */
 static char *
 ResultTableDDL(ViewShape *shape, const char *result_table,
@@ -867,6 +928,11 @@ ResultTableDDL(ViewShape *shape, const char *result_table,
 	StringInfoData sql;
 	ListCell   *lc;
 	int			i = 0;
+
+	bool		primary_key = shape->keys != NIL;
+
+	foreach(lc, shape->keys)
+		primary_key &= KeyIsNotNull((Node *) lfirst_node(TargetEntry, lc)->expr, shape);
 
 	*key_columns = NIL;
 	*value_columns = NIL;
@@ -887,7 +953,7 @@ ResultTableDDL(ViewShape *shape, const char *result_table,
 	}
 	if (*key_columns != NIL)
 	{
-		appendStringInfoString(&sql, ", UNIQUE NULLS NOT DISTINCT (");
+		appendStringInfoString(&sql, primary_key ? ", PRIMARY KEY (" : ", UNIQUE NULLS NOT DISTINCT (");
 		i = 0;
 		foreach(lc, *key_columns)
 			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",

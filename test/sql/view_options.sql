@@ -104,6 +104,30 @@ SELECT view, state, events_processed, rows_written > 0 AS wrote, events_waiting,
 -- The held view, resumed, read everything since its creation.
 SELECT * FROM held;
 
+-- The result table's key: a primary key when no grouping key can be
+-- null (page is NOT NULL), else a unique constraint NULLS NOT DISTINCT.
+SELECT stream_ext.create_continuous_view('by_ms',
+    'SELECT ms % 3 AS m, count(*) AS n FROM clicks GROUP BY 1');
+SELECT conrelid::regclass AS result_table, contype,
+       pg_get_constraintdef(oid) AS definition
+  FROM pg_constraint WHERE conrelid IN ('backfilled'::regclass, 'by_ms'::regclass)
+ ORDER BY 1::text;
+
+-- Functions the query calls run with the search_path captured when the
+-- view was created (after pg_catalog): unqualified names in their
+-- bodies resolve as they did for the view's creator.
+CREATE SCHEMA app;
+SET search_path = app, public;
+CREATE FUNCTION app.bucket_of(ms int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT ms / 1000';
+CREATE FUNCTION app.bucket(ms int) RETURNS int LANGUAGE sql STABLE AS 'SELECT bucket_of(ms)';
+SELECT stream_ext.create_continuous_view('public.by_bucket',
+    'SELECT bucket(ms) AS b, count(*) AS n FROM clicks GROUP BY 1');
+RESET search_path;
+INSERT INTO clicks (page, ms) SELECT g % 4, g FROM generate_series(2001, 4000) g;
+SELECT stream_ext.flush();
+SELECT * FROM by_bucket ORDER BY b;
+SELECT * FROM by_ms ORDER BY m;
+
 -- Bad options.
 SELECT stream_ext.create_continuous_view('bad', 'SELECT count(*) FROM clicks', batch_size => 0);
 SELECT stream_ext.create_continuous_view(NULL, 'SELECT count(*) FROM clicks');
@@ -115,3 +139,4 @@ SELECT backend_type, database = current_database() AS here
 
 SELECT stream_ext.drop_stream('clicks', "cascade" => true);
 DROP FUNCTION differences();
+DROP SCHEMA app CASCADE;
