@@ -174,6 +174,16 @@ StreamApplyViews(void)
 }
 
 /*
+ * StreamRetriesPending tells whether a batch waits to be retried after a
+ * transient failure.
+ */
+bool
+StreamRetriesPending(void)
+{
+	return backoffs != NULL && hash_get_num_entries(backoffs) > 0;
+}
+
+/*
  * ActiveViews lists the active views, those that can share a batch next
  * to each other.
  */

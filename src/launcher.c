@@ -116,6 +116,8 @@ StreamLauncherShmemInit(void)
 	{
 		memset(launcher_shared, 0, StreamLauncherShmemSize());
 		ConditionVariableInit(&launcher_shared->flush_cv);
+		for (int i = 0; i < stream_ext_max_workers; i++)
+			pg_atomic_init_u64(&launcher_shared->slots[i].requests, 0);
 	}
 	launcher_lock = &(GetNamedLWLockTranche("stream_ext"))[1].lock;
 }
@@ -199,6 +201,7 @@ StreamLauncherMain(Datum main_arg)
 			ResetLatch(MyLatch);
 		}
 		memset(slot, 0, sizeof(StreamWorkerSlot));
+		pg_atomic_init_u64(&slot->requests, 0);
 	}
 
 	ereport(LOG, (errmsg("stream_ext launcher started")));
@@ -560,8 +563,12 @@ WakeWorkersOf(Oid dboid)
 	{
 		StreamWorkerSlot *slot = &launcher_shared->slots[i];
 
-		if (slot->dboid == dboid && slot->latch != NULL)
-			SetLatch(slot->latch);
+		if (slot->dboid == dboid)
+		{
+			pg_atomic_fetch_add_u64(&slot->requests, 1);
+			if (slot->latch != NULL)
+				SetLatch(slot->latch);
+		}
 	}
 	LWLockRelease(launcher_lock);
 }

@@ -30,6 +30,7 @@
 
 #include "access/transam.h"
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 
@@ -71,6 +72,7 @@ typedef struct StreamWorkerSlot
 	uint64		generation;		/* launcher's generation when started */
 	Oid			restart_dboid;	/* database whose worker failed here ... */
 	TimestampTz restart_at;		/* ... and when to start it again */
+	pg_atomic_uint64 requests;	/* wake-ups asked for (commits, flushes) */
 } StreamWorkerSlot;
 
 /* GUCs (stream_ext.c) */
@@ -101,6 +103,7 @@ extern char *StreamBatchStatement(Oid stream, struct List *columns,
 
 /* apply.c */
 extern bool StreamApplyViews(void);
+extern bool StreamRetriesPending(void);
 
 /* worker.c */
 extern PGDLLEXPORT void StreamWorkerMain(Datum main_arg);

@@ -44,6 +44,8 @@ StreamWorkerMain(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	int			slotno;
+	bool		more = true;	/* the first round takes what came before */
+	uint64		handled = 0;
 
 	memcpy(&slotno, MyBgworkerEntry->bgw_extra, sizeof(int));
 	my_slot = StreamWorkerSlotGet(slotno);
@@ -61,6 +63,8 @@ StreamWorkerMain(Datum main_arg)
 
 	for (;;)
 	{
+		uint64		requests;
+
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -72,9 +76,21 @@ StreamWorkerMain(Datum main_arg)
 		if (!ExtensionPresent())
 			WorkerExit(STREAM_WORKER_NO_EXTENSION);
 
-		/* Events left over from a batch cut at batch_size: go on at once. */
-		if (StreamApplyViews())
-			continue;
+		/*
+		 * A round of batches runs when a transaction that wrote a stream or
+		 * changed a view committed, or a flush() asked, since the last round
+		 * began; when the last round cut a batch at batch_size (then at
+		 * once); and while a failed batch waits for its retry.  An idle
+		 * database costs one look at the extension per idle_interval.
+		 */
+		requests = pg_atomic_read_u64(&my_slot->requests);
+		if (more || requests != handled || StreamRetriesPending())
+		{
+			handled = requests;
+			more = StreamApplyViews();
+			if (more)
+				continue;
+		}
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
