@@ -11,6 +11,7 @@ EXTENSION = stream_ext
 MODULE_big = stream_ext
 OBJS = \
 	src/stream_ext.o \
+	src/source.o \
 	src/ingest.o \
 	src/segment.o \
 	src/batch.o \

@@ -634,6 +634,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     views text;
+    sources text;
     v regclass;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
@@ -643,6 +644,16 @@ BEGIN
     END IF;
     SELECT string_agg(c.result::text, ', ' ORDER BY c.result::text) INTO views
       FROM stream_ext.continuous_view c WHERE c.stream = drop_stream.stream;
+    IF NOT "cascade" THEN
+        SELECT string_agg(DISTINCT x.source::text, ', ') INTO sources
+          FROM stream_ext.source x WHERE x.stream = drop_stream.stream;
+        IF sources IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot drop stream % because tables feed it', stream
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Sources: %s.', sources),
+                      HINT = 'Detach them with stream_ext.detach_source(), or use stream_ext.drop_stream(stream, cascade => true).';
+        END IF;
+    END IF;
     IF views IS NOT NULL AND NOT "cascade" THEN
         RAISE EXCEPTION 'cannot drop stream % because continuous views read it', stream
             USING ERRCODE = 'dependent_objects_still_exist',
@@ -656,7 +667,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION stream_ext.drop_stream(regclass, boolean) IS
-    'drops a stream with its events; with cascade, also the continuous views that read it';
+    'drops a stream with its events; with cascade, also the continuous views that read it and the triggers of tables that feed it';
 
 CREATE FUNCTION stream_ext._on_sql_drop()
 RETURNS event_trigger
@@ -696,6 +707,12 @@ BEGIN
                   DETAIL = 'It is the event time of a stream.',
                   HINT = 'Drop the stream with stream_ext.drop_stream() instead.';
     END IF;
+
+    DELETE FROM stream_ext.source x
+     USING pg_event_trigger_dropped_objects() d
+     WHERE (d.classid = 'pg_proc'::regclass AND x.function::oid = d.objid)
+        OR (d.classid = 'pg_class'::regclass AND d.objsubid = 0
+            AND d.objid IN (x.source::oid, x.stream::oid));
 
     DELETE FROM stream_ext.continuous_view v
      USING pg_event_trigger_dropped_objects() d
@@ -752,6 +769,196 @@ $$;
 CREATE EVENT TRIGGER stream_ext_alter_table ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION stream_ext._on_alter_table();
+
+-- ---------------------------------------------------------------------
+-- Trigger-fed streams (source.c): an ordinary table's writes as events
+-- ---------------------------------------------------------------------
+
+CREATE TABLE stream_ext.source (
+    source     regclass NOT NULL,             -- the ordinary table
+    stream     regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
+    operation  text NOT NULL CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE')),
+    function   regprocedure NOT NULL,         -- its trigger function
+    attached_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, stream, operation)
+);
+COMMENT ON TABLE stream_ext.source IS 'stream_ext: tables whose writes feed a stream';
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.source', '');
+GRANT SELECT ON stream_ext.source TO PUBLIC;
+
+CREATE FUNCTION stream_ext._create_source_function(source regclass, stream regclass,
+                                                   operation text, body text)
+RETURNS regprocedure
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_create_source_function';
+
+CREATE FUNCTION stream_ext.attach_source(source regclass, stream regclass,
+                                         operations text[] DEFAULT ARRAY['INSERT'],
+                                         operation_column name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    op text;
+    st record;
+    targets text[];
+    exprs text[];
+    c record;
+    rowsrc text;
+    body text;
+    fn regprocedure;
+BEGIN
+    IF source IS NULL OR stream IS NULL OR operations IS NULL THEN
+        RAISE EXCEPTION 'attach_source needs a source, a stream and operations'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT s.* INTO st FROM stream_ext.stream s WHERE s.relid = stream;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not a stream', stream
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Register the table the events go to with stream_ext.create_stream().';
+    END IF;
+    IF EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = source) THEN
+        RAISE EXCEPTION 'table % is a stream', source
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'A source is an ordinary table; a continuous view reads a stream directly.';
+    END IF;
+    IF (SELECT relkind FROM pg_class WHERE oid = source) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', source
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'A source is an ordinary or partitioned table.';
+    END IF;
+    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = source), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', source
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The owner of a table attaches it as a source (it gets triggers).';
+    END IF;
+    IF cardinality(operations) = 0 OR EXISTS (
+           SELECT 1 FROM unnest(operations) o WHERE o IS NULL OR upper(o) NOT IN ('INSERT', 'UPDATE', 'DELETE')) THEN
+        RAISE EXCEPTION 'operations must be among INSERT, UPDATE and DELETE'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF operation_column IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_attribute a
+            WHERE a.attrelid = stream AND a.attname = operation_column AND NOT a.attisdropped
+              AND a.atttypid IN ('text'::regtype, 'varchar'::regtype)) THEN
+        RAISE EXCEPTION 'stream % has no text column "%"', stream, operation_column
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Add a text column to the stream for the operation (INSERT, UPDATE or DELETE).';
+    END IF;
+    IF operation_column IS NULL AND EXISTS (SELECT 1 FROM unnest(operations) o WHERE upper(o) <> 'INSERT') THEN
+        RAISE EXCEPTION 'updates and deletes need an operation column'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass operation_column => the stream''s text column that says INSERT, UPDATE or DELETE.';
+    END IF;
+
+    FOREACH op IN ARRAY ARRAY(SELECT DISTINCT upper(o) FROM unnest(operations) o) LOOP
+        IF EXISTS (SELECT 1 FROM stream_ext.source x
+                    WHERE x.source = attach_source.source AND x.stream = attach_source.stream
+                      AND x.operation = op) THEN
+            RAISE EXCEPTION '% already feeds % on %', source, stream, op
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'stream_ext.detach_source() removes it.';
+        END IF;
+
+        -- Stream columns named like a column of the source take its value
+        -- (the old one for DELETE); old_<column> takes the old value of an
+        -- UPDATE; the operation column says which; the rest take defaults.
+        targets := ARRAY[]::text[];
+        exprs := ARRAY[]::text[];
+        FOR c IN
+            SELECT a.attname,
+                   (SELECT b.attname FROM pg_attribute b
+                     WHERE b.attrelid = source AND b.attnum > 0 AND NOT b.attisdropped
+                       AND b.attname = a.attname) AS same,
+                   (SELECT b.attname FROM pg_attribute b
+                     WHERE b.attrelid = source AND b.attnum > 0 AND NOT b.attisdropped
+                       AND 'old_' || b.attname = a.attname) AS old
+              FROM pg_attribute a
+             WHERE a.attrelid = stream AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.attname <> 'stream_ext_tx' AND a.attgenerated = ''
+             ORDER BY a.attnum
+        LOOP
+            IF c.attname = operation_column THEN
+                targets := targets || quote_ident(c.attname);
+                exprs := exprs || quote_literal(op);
+            ELSIF c.same IS NOT NULL THEN
+                targets := targets || quote_ident(c.attname);
+                exprs := exprs || ('n.' || quote_ident(c.same));
+            ELSIF c.old IS NOT NULL AND op = 'UPDATE' THEN
+                targets := targets || quote_ident(c.attname);
+                exprs := exprs || ('o.' || quote_ident(c.old));
+            END IF;
+        END LOOP;
+        IF NOT EXISTS (SELECT 1 FROM unnest(targets) t
+                        WHERE operation_column IS NULL OR t <> quote_ident(operation_column)) THEN
+            RAISE EXCEPTION 'stream % has no column of table %', stream, source
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Columns are matched by name; give the stream columns named like the source''s.';
+        END IF;
+
+        -- The statement's rows, from its transition table(s).  The old and
+        -- new rows of an UPDATE are paired by position: PostgreSQL stores
+        -- them row by row, in the same order, in the two tables.
+        rowsrc := CASE op
+            WHEN 'INSERT' THEN 'stream_ext_new n'
+            WHEN 'DELETE' THEN 'stream_ext_old n'
+            ELSE '(SELECT *, row_number() OVER () AS stream_ext_pos FROM stream_ext_new) n'
+                 ' JOIN (SELECT *, row_number() OVER () AS stream_ext_pos FROM stream_ext_old) o'
+                 ' USING (stream_ext_pos)' END;
+        body := format($body$
+BEGIN
+    EXECUTE format('INSERT INTO %%s (%s) SELECT %s FROM %s', %s::pg_catalog.regclass);
+    RETURN NULL;
+END
+$body$, replace(replace(array_to_string(targets, ', '), '%', '%%'), '''', ''''''),
+        replace(replace(array_to_string(exprs, ', '), '%', '%%'), '''', ''''''),
+        rowsrc, stream::oid);
+
+        fn := stream_ext._create_source_function(source, stream, op, body);
+        EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       left(format('stream_ext_%s_%s', lower(op), stream::oid), 63),
+                       op, source,
+                       CASE op WHEN 'INSERT' THEN 'NEW TABLE AS stream_ext_new'
+                               WHEN 'DELETE' THEN 'OLD TABLE AS stream_ext_old'
+                               ELSE 'NEW TABLE AS stream_ext_new OLD TABLE AS stream_ext_old' END,
+                       fn::oid::regproc);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION stream_ext.attach_source(regclass, regclass, text[], name) IS
+    'makes the inserts (and, if asked, updates and deletes) of an ordinary table events of a stream';
+
+CREATE FUNCTION stream_ext.detach_source(source regclass, stream regclass DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fn regprocedure;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM stream_ext.source x
+                    WHERE x.source = detach_source.source
+                      AND (detach_source.stream IS NULL OR x.stream = detach_source.stream)) THEN
+        RAISE EXCEPTION 'table % feeds no stream%', source,
+                        coalesce(' ' || detach_source.stream::text, '')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT * FROM stream_ext.source lists the sources.';
+    END IF;
+    -- Dropping the function drops its trigger; the event trigger then
+    -- deletes the catalog row.  The caller must own the function (it was
+    -- created for whoever attached the source) or the source.
+    FOR fn IN SELECT x.function FROM stream_ext.source x
+               WHERE x.source = detach_source.source
+                 AND (detach_source.stream IS NULL OR x.stream = detach_source.stream) LOOP
+        EXECUTE format('DROP FUNCTION %s CASCADE', fn);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION stream_ext.detach_source(regclass, regclass) IS
+    'stops a table''s writes from feeding a stream (all its streams when stream is NULL)';
 
 -- ---------------------------------------------------------------------
 -- Views
