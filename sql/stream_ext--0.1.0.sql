@@ -174,7 +174,7 @@ CREATE TABLE stream_ext.continuous_view (
     stream       regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
     query        text NOT NULL,
     state_table  regclass NOT NULL,
-    batch        text NOT NULL,            -- its part of a batch statement (view.c)
+    batch        text[] NOT NULL,          -- its part of a batch statement (view.c)
     columns      text[] NOT NULL,          -- the stream columns it reads
     batch_size   integer CHECK (batch_size > 0),  -- NULL: stream_ext.batch_size
     owner        regrole NOT NULL,         -- role the batches run as

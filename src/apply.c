@@ -372,7 +372,8 @@ RunBatch(List *group, char **stream_end)
 	values[0] = ViewOidArray(locked);
 	argtypes[1] = TEXTOID;
 	values[1] = CStringGetTextDatum(first->progress);
-	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress"
+	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress,"
+							  "       state_table::pg_catalog.oid"
 							  "  FROM stream_ext.continuous_view"
 							  " WHERE result = ANY ($1) AND state = 'active'"
 							  "   AND progress::pg_catalog.text = $2"
@@ -386,8 +387,17 @@ RunBatch(List *group, char **stream_end)
 		Datum	   *elems;
 		int			nelems;
 
-		views = lappend_oid(views, DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull)));
-		fragments = lappend(fragments, SPI_getvalue(row, desc, 2));
+		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		List	   *parts = NIL;
+
+		views = lappend_oid(views, view);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int j = 0; j < nelems; j++)
+			parts = lappend(parts, TextDatumGetCString(elems[j]));
+		fragments = lappend(fragments,
+							StreamAssembleFragment(parts, view,
+												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull))));
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
 						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		for (int j = 0; j < nelems; j++)

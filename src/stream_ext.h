@@ -100,6 +100,7 @@ extern ConditionVariable *StreamFlushCV(void);
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
 								  struct List *views, struct List *fragments);
+extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state);
 
 /* apply.c */
 extern bool StreamApplyViews(void);

@@ -23,6 +23,11 @@
  *	  r_n AS (INSERT the finalized output of m_n into the result table
  *			  ON CONFLICT DO UPDATE)
  *
+ *	  It is stored as pieces of SQL around the names of the result and
+ *	  state tables, which StreamAssembleFragment puts in from their OIDs
+ *	  when the batch runs: a view follows RENAME and SET SCHEMA of them.
+ *	  The stream is named from its OID too.
+ *
  *	  StreamBatchStatement puts the parts of the views that share a batch
  *	  behind one definition of stream_ext_batch: the stream's events that
  *	  $1, the views' progress snapshot, has not seen and $2, the end of
@@ -96,10 +101,10 @@ static void Refuse(const char *construct, const char *hint);
 static bool IsHop(RangeTblEntry *rte);
 static void RunDDL(const char *sql);
 static Oid	TableOid(const char *qualified_name);
-static char *BatchStatement(ViewShape *shape, const char *partial,
-							const char *result_table, Oid result_oid,
-							const char *state_table, Oid state_oid,
+static List *BatchStatement(ViewShape *shape, const char *partial,
+							Oid result_oid, Oid state_oid,
 							List *key_columns, List *value_columns);
+static void NamePart(List **parts, StringInfo sql, const char *which);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
@@ -141,8 +146,9 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	RunDDL(state_ddl);
 	state_oid = TableOid(state_table);
 	result_oid = TableOid(result_table);
-	sql = BatchStatement(shape, partial, result_table, result_oid,
-						 state_table, state_oid, key_columns, value_columns);
+	sql = StreamAssembleFragment(BatchStatement(shape, partial, result_oid, state_oid,
+												key_columns, value_columns),
+								 result_oid, state_oid);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
 							   list_make1_oid(result_oid), list_make1(sql));
 
@@ -175,7 +181,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	List	   *key_columns;
 	List	   *value_columns;
 	char	   *partial;
-	char	   *sql;
+	List	   *parts;
 	Oid			result_oid;
 	Oid			state_oid;
 	Oid			owner = GetUserId();
@@ -242,11 +248,11 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	ObjectAddressSet(result_addr, RelationRelationId, result_oid);
 	recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
 
-	sql = BatchStatement(shape, partial, result_table, result_oid,
-						 state_table, state_oid, key_columns, value_columns);
+	parts = BatchStatement(shape, partial, result_oid, state_oid,
+						   key_columns, value_columns);
 
 	{
-		Oid			argtypes[13] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID,
+		Oid			argtypes[13] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
 			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID};
 		Datum		values[13];
 		char		nulls[13];
@@ -261,7 +267,14 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		values[1] = ObjectIdGetDatum(shape->stream);
 		values[2] = CStringGetTextDatum(query_string);
 		values[3] = ObjectIdGetDatum(state_oid);
-		values[4] = CStringGetTextDatum(sql);
+		{
+			Datum	   *elems = palloc(sizeof(Datum) * list_length(parts));
+
+			foreach(lc, parts)
+				elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+			values[4] = PointerGetDatum(construct_array(elems, list_length(parts), TEXTOID,
+														-1, false, TYPALIGN_INT));
+		}
 		values[5] = ObjectIdGetDatum(owner);
 		values[6] = CStringGetTextDatum(timezone);
 		values[7] = CStringGetTextDatum(datestyle);
@@ -316,15 +329,64 @@ TableOid(const char *qualified_name)
 }
 
 /*
- * BatchStatement returns the statement that folds one batch into the
- * state and result tables (see the top of the file).
+ * NamePart ends a piece of SQL where the name of the result or the state
+ * table goes (see BatchStatement).
  */
-static char *
-BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
-			   Oid result_oid, const char *state_table, Oid state_oid,
+static void
+NamePart(List **parts, StringInfo sql, const char *which)
+{
+	*parts = lappend(*parts, pstrdup(sql->data));
+	*parts = lappend(*parts, pstrdup(which));
+	resetStringInfo(sql);
+}
+
+/*
+ * StreamAssembleFragment puts a view's part of a batch statement together,
+ * with the current names of its result and state tables (so that the view
+ * follows when they are renamed or moved).
+ */
+char *
+StreamAssembleFragment(List *parts, Oid result, Oid state)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+
+	initStringInfo(&sql);
+	foreach(lc, parts)
+	{
+		char	   *part = lfirst(lc);
+
+		if (foreach_current_index(lc) % 2 == 0)
+			appendStringInfoString(&sql, part);
+		else
+		{
+			Oid			relid = strcmp(part, "result") == 0 ? result : state;
+			char	   *relname = get_rel_name(relid);
+
+			if (relname == NULL)
+				elog(ERROR, "table %u of a continuous view does not exist", relid);
+			appendStringInfoString(&sql,
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															  relname));
+		}
+	}
+	return sql.data;
+}
+
+/*
+ * BatchStatement returns the view's part of a batch statement, which folds
+ * a batch into the state and result tables (see the top of the file), as
+ * pieces of SQL, with "result" or "state" between them where the name of
+ * the result or the state table goes: StreamAssembleFragment puts them
+ * together.
+ */
+static List *
+BatchStatement(ViewShape *shape, const char *partial,
+			   Oid result_oid, Oid state_oid,
 			   List *key_columns, List *value_columns)
 {
 	unsigned int n = result_oid;
+	List	   *parts = NIL;
 	List	   *dpcontext;
 	FinalContext fcontext;
 	StringInfoData sql;
@@ -361,22 +423,27 @@ BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
 		i++;
 	}
 	appendStringInfo(&sql,
-					 " FROM (SELECT %s%s FROM p_%u p UNION ALL"
-					 " SELECT %s%s FROM %s st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ",
-					 keys.data, states.data, n, keys.data, states.data, state_table, n);
+					 " FROM (SELECT %s%s FROM p_%u p UNION ALL SELECT %s%s FROM ",
+					 keys.data, states.data, n, keys.data, states.data);
+	NamePart(&parts, &sql, "state");
+	appendStringInfo(&sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
 	for (i = 1; i <= nkeys; i++)
 		appendStringInfo(&sql, "%sp.k%d IS NOT DISTINCT FROM st.k%d",
 						 i > 1 ? " AND " : "", i, i);
 	appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
 
-	appendStringInfo(&sql, "w_%u AS (INSERT INTO %s AS st SELECT %s%s FROM m_%u ON CONFLICT (%s) DO UPDATE SET ",
-					 n, state_table, keys.data, states.data, n, keys.data);
+	appendStringInfo(&sql, "w_%u AS (INSERT INTO ", n);
+	NamePart(&parts, &sql, "state");
+	appendStringInfo(&sql, " AS st SELECT %s%s FROM m_%u ON CONFLICT (%s) DO UPDATE SET ",
+					 keys.data, states.data, n, keys.data);
 	for (i = 1; i <= list_length(shape->aggs); i++)
 		appendStringInfo(&sql, "%ss%d = EXCLUDED.s%d", i > 1 ? ", " : "", i, i);
 	appendStringInfoString(&sql, " RETURNING 1),\n");
 
 	/* The result rows: the user's output, finalized from m. */
-	appendStringInfo(&sql, "r_%u AS (INSERT INTO %s AS r (", n, result_table);
+	appendStringInfo(&sql, "r_%u AS (INSERT INTO ", n);
+	NamePart(&parts, &sql, "result");
+	appendStringInfoString(&sql, " AS r (");
 	i = 0;
 	foreach(lc, shape->query->targetList)
 	{
@@ -424,7 +491,8 @@ BatchStatement(ViewShape *shape, const char *partial, const char *result_table,
 		}
 	}
 	appendStringInfoString(&sql, " RETURNING 1)");
-	return sql.data;
+	parts = lappend(parts, sql.data);
+	return parts;
 }
 
 /*

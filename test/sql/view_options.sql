@@ -128,6 +128,21 @@ SELECT stream_ext.flush();
 SELECT * FROM by_bucket ORDER BY b;
 SELECT * FROM by_ms ORDER BY m;
 
+-- A view is its result table: it follows when the result table or the
+-- stream is renamed or moved to another schema.
+CREATE SCHEMA elsewhere;
+ALTER TABLE by_ms RENAME TO by_ms_renamed;
+ALTER TABLE by_ms_renamed SET SCHEMA elsewhere;
+ALTER TABLE clicks RENAME TO clicks_renamed;
+INSERT INTO clicks_renamed (page, ms) SELECT g % 4, g FROM generate_series(4001, 4300) g;
+SELECT stream_ext.flush();
+SELECT name, state, last_error FROM stream_ext.continuous_views WHERE name::text LIKE '%by_ms%';
+SELECT (SELECT count(*) FROM (SELECT * FROM elsewhere.by_ms_renamed EXCEPT ALL
+                              SELECT ms % 3, count(*) FROM clicks_renamed WHERE ms > 2000 GROUP BY 1) x)
+     + (SELECT count(*) FROM (SELECT ms % 3, count(*) FROM clicks_renamed WHERE ms > 2000 GROUP BY 1
+                              EXCEPT ALL SELECT * FROM elsewhere.by_ms_renamed) x) AS by_ms_differences;
+ALTER TABLE clicks_renamed RENAME TO clicks;
+
 -- Bad options.
 SELECT stream_ext.create_continuous_view('bad', 'SELECT count(*) FROM clicks', batch_size => 0);
 SELECT stream_ext.create_continuous_view(NULL, 'SELECT count(*) FROM clicks');
@@ -140,3 +155,4 @@ SELECT backend_type, database = current_database() AS here
 SELECT stream_ext.drop_stream('clicks', "cascade" => true);
 DROP FUNCTION differences();
 DROP SCHEMA app CASCADE;
+DROP SCHEMA elsewhere;
