@@ -43,7 +43,23 @@ ROLLBACK;
 -- The view has caught up once flush() returns.
 SELECT stream_ext.flush();
 SELECT * FROM temp_per_minute ORDER BY minute, sensor_id;
-SELECT name, state, batches FROM stream_ext.continuous_views;
+
+-- Batches keep arriving: each commit wakes the worker, which folds the
+-- new events into the stored states; watch the 10:03 rows grow.
+INSERT INTO sensor_events (sensor_id, temp, ts)
+SELECT 1 + i % 3, 21, '2026-01-01 10:03:00+00'::timestamptz + i * interval '1 s' FROM generate_series(1, 30) i;
+SELECT stream_ext.flush();
+SELECT sensor_id, minute, readings, avg_temp FROM temp_per_minute
+ WHERE minute >= '2026-01-01 10:03:00+00' ORDER BY sensor_id;
+INSERT INTO sensor_events (sensor_id, temp, ts)
+SELECT 1 + i % 3, 23, '2026-01-01 10:03:30+00'::timestamptz + i * interval '1 s' FROM generate_series(1, 30) i;
+SELECT stream_ext.flush();
+SELECT sensor_id, minute, readings, avg_temp FROM temp_per_minute
+ WHERE minute >= '2026-01-01 10:03:00+00' ORDER BY sensor_id;
+
+-- What the worker did, and what it runs now.
+SELECT view, state, batches, events_processed, rows_written, events_waiting FROM stream_ext.stats;
+SELECT backend_type, state, activity FROM stream_ext.workers ORDER BY backend_type;
 
 -- The stream and its committed events.
 SELECT stream, event_time, events_waiting FROM stream_ext.streams;
