@@ -21,6 +21,7 @@ CREATE TABLE stream_ext.segment (
     stream      regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
     slot        int NOT NULL,
     partition   regclass NOT NULL,
+    retired_before xid8,            -- no longer current: its writers' xids are below this
     PRIMARY KEY (stream, slot)
 );
 COMMENT ON TABLE stream_ext.segment IS 'stream_ext: segment partitions of each stream';
@@ -275,12 +276,22 @@ COMMENT ON FUNCTION stream_ext._view_sql(text, text, text) IS
 -- Streams are append-only
 -- ---------------------------------------------------------------------
 
+CREATE FUNCTION stream_ext._pruning()
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_pruning';
+COMMENT ON FUNCTION stream_ext._pruning() IS
+    'internal: whether this backend is emptying a consumed segment (prune.c)';
+
 CREATE FUNCTION stream_ext._refuse_modification()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF TG_OP = 'TRUNCATE' AND stream_ext._pruning() THEN
+        RETURN NULL;
+    END IF;
     RAISE EXCEPTION 'cannot % stream %', TG_OP,
             format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
         USING ERRCODE = 'feature_not_supported',
@@ -771,6 +782,17 @@ CREATE EVENT TRIGGER stream_ext_alter_table ON ddl_command_end
     EXECUTE FUNCTION stream_ext._on_alter_table();
 
 -- ---------------------------------------------------------------------
+-- Pruning (prune.c): segments rotate, consumed ones are truncated
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext.prune(stream regclass DEFAULT NULL, wait boolean DEFAULT false)
+RETURNS integer
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_prune';
+COMMENT ON FUNCTION stream_ext.prune(regclass, boolean) IS
+    'truncates the consumed segments of a stream (of every stream you own when NULL) and rotates a full one; returns the segments truncated';
+
+-- ---------------------------------------------------------------------
 -- Trigger-fed streams (source.c): an ordinary table's writes as events
 -- ---------------------------------------------------------------------
 
@@ -938,6 +960,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     fn regprocedure;
+    t name;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM stream_ext.source x
                     WHERE x.source = detach_source.source
@@ -953,7 +976,10 @@ BEGIN
     FOR fn IN SELECT x.function FROM stream_ext.source x
                WHERE x.source = detach_source.source
                  AND (detach_source.stream IS NULL OR x.stream = detach_source.stream) LOOP
-        EXECUTE format('DROP FUNCTION %s CASCADE', fn);
+        FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = source AND tgfoid = fn::oid LOOP
+            EXECUTE format('DROP TRIGGER %I ON %s', t, source);
+        END LOOP;
+        EXECUTE format('DROP FUNCTION %s', fn);
     END LOOP;
 END;
 $$;

@@ -150,6 +150,16 @@ CreateSegment(Oid relid, const char *stream, const char *owner, int slot,
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not create segment %s", qname);
 
+	/* Like the stream, a segment can only be appended to (prune.c empties it). */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TRIGGER stream_ext_append_only"
+					 " BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
+					 " FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._refuse_modification()",
+					 qname);
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not protect segment %s", qname);
+
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "ALTER TABLE %s OWNER TO %s",
 					 qname, quote_identifier(owner));

@@ -208,3 +208,57 @@ LoadSlotFromCatalog(Oid relid)
 
 	return slot;
 }
+
+/*
+ * StreamPeekSlot returns the slot shared memory holds for a stream, or -1
+ * when no writer has loaded it since the server started.
+ */
+int
+StreamPeekSlot(Oid relid)
+{
+	StreamSlotKey key;
+	StreamSlotEntry *entry;
+	int			slot = -1;
+
+	if (stream_slots == NULL)
+		return -1;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+
+	LWLockAcquire(stream_shared->lock, LW_SHARED);
+	entry = hash_search(stream_slots, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		slot = entry->slot;
+	LWLockRelease(stream_shared->lock);
+	return slot;
+}
+
+/*
+ * StreamSetSlot publishes a stream's new current slot, once the catalog
+ * holds it (prune.c): transactions that read the slot from now on write
+ * into it.  The entry is created if missing, so that a writer that loaded
+ * the old slot from an older snapshot finds the new one.
+ */
+void
+StreamSetSlot(Oid relid, int slot)
+{
+	StreamSlotKey key;
+	StreamSlotEntry *entry;
+
+	if (stream_slots == NULL)
+		return;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	entry = hash_search(stream_slots, &key, HASH_ENTER_NULL, NULL);
+	if (entry != NULL)
+		entry->slot = slot;
+	LWLockRelease(stream_shared->lock);
+
+	/* Without an entry, writers load the slot from the catalog. */
+}

@@ -29,6 +29,7 @@ int			stream_ext_max_workers = 8;
 int			stream_ext_idle_interval = 1000;
 int			stream_ext_batch_size = 100000;
 int			stream_ext_max_batch_attempts = 3;
+int			stream_ext_segment_size = 16384;
 int			stream_ext_max_streams = 1024;
 bool		stream_ext_restoring = false;
 
@@ -96,6 +97,15 @@ _PG_init(void)
 							3, 1, 1000,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("stream_ext.segment_size",
+							"Size at which a stream's current segment is retired for a new one.",
+							"A retired segment is truncated once every continuous view of the stream has consumed it; a batch reads the segments not truncated yet.",
+							&stream_ext_segment_size,
+							16384, 8, INT_MAX / 2,
+							PGC_USERSET,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("stream_ext.max_streams",

@@ -82,6 +82,7 @@ extern int	stream_ext_idle_interval;
 extern int	stream_ext_max_streams;
 extern int	stream_ext_batch_size;
 extern int	stream_ext_max_batch_attempts;
+extern int	stream_ext_segment_size;
 extern bool stream_ext_restoring;
 
 /* launcher.c */
@@ -115,6 +116,11 @@ extern void StreamShmemRequest(void);
 extern void StreamShmemInit(void);
 extern int	StreamCurrentSlot(Oid relid);
 extern void StreamForgetSlot(Oid relid);
+extern int	StreamPeekSlot(Oid relid);
+extern void StreamSetSlot(Oid relid, int slot);
+
+/* prune.c */
+extern bool StreamPruneStreams(void);
 
 /* ingest.c */
 struct PlannedStmt;

@@ -45,6 +45,7 @@ StreamWorkerMain(Datum main_arg)
 	Oid			dboid = DatumGetObjectId(main_arg);
 	int			slotno;
 	bool		more = true;	/* the first round takes what came before */
+	bool		prune_pending = true;
 	uint64		handled = 0;
 
 	memcpy(&slotno, MyBgworkerEntry->bgw_extra, sizeof(int));
@@ -88,9 +89,17 @@ StreamWorkerMain(Datum main_arg)
 		{
 			handled = requests;
 			more = StreamApplyViews();
-			if (more)
-				continue;
+			prune_pending = true;
 		}
+
+		/*
+		 * After batches, retire full segments and truncate consumed ones; a
+		 * segment whose lock was taken is tried again at the next wake-up.
+		 */
+		if (prune_pending)
+			prune_pending = StreamPruneStreams();
+		if (more)
+			continue;
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -20,7 +20,8 @@ SELECT stream_ext.attach_source('orders', 'order_events',
                                 operations => ARRAY['INSERT', 'UPDATE', 'DELETE'],
                                 operation_column => 'op');
 SELECT source, stream, operation FROM stream_ext.source ORDER BY operation;
-SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'orders'::regclass ORDER BY tgname;
+SELECT regexp_replace(pg_get_triggerdef(oid), '[0-9]+', 'N', 'g') AS trigger
+  FROM pg_trigger WHERE tgrelid = 'orders'::regclass ORDER BY tgname;
 
 SELECT stream_ext.create_continuous_view('spend', $$
     SELECT customer, count(*) FILTER (WHERE op = 'INSERT') AS orders,
