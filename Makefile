@@ -17,6 +17,7 @@ OBJS = \
 	src/batch.o \
 	src/view.o \
 	src/apply.o \
+	src/guard.o \
 	src/prune.o \
 	src/flush.o \
 	src/partial.o \

@@ -199,6 +199,13 @@ COMMENT ON TABLE stream_ext.continuous_view IS 'stream_ext: continuous views';
 SELECT pg_catalog.pg_extension_config_dump('stream_ext.continuous_view', '');
 GRANT SELECT ON stream_ext.continuous_view TO PUBLIC;
 
+CREATE FUNCTION stream_ext._guard_result()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'stream_ext_guard_result';
+COMMENT ON FUNCTION stream_ext._guard_result() IS
+    'internal: refuses writes to a continuous view''s tables outside the worker''s batches';
+
 CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
                                                    batch_size integer,
                                                    paused boolean,

@@ -275,6 +275,7 @@ ApplyGroup(List *group, char **stream_end)
 	{
 		ErrorData  *edata;
 
+		StreamApplyingBatch = false;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -486,9 +487,11 @@ RunBatch(List *group, char **stream_end)
 	sql = StreamBatchStatement(first->stream, columns, views, fragments);
 	argtypes[1] = PG_SNAPSHOTOID;
 	values[1] = batch_end;
+	StreamApplyingBatch = true;
 	if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not run the batch of %s", stream_name);
+	StreamApplyingBatch = false;
 	events = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	rows = palloc(sizeof(int64) * list_length(views));
 	for (int i = 0; i < list_length(views); i++)

@@ -119,6 +119,9 @@ extern void StreamForgetSlot(Oid relid);
 extern int	StreamPeekSlot(Oid relid);
 extern void StreamSetSlot(Oid relid, int slot);
 
+/* guard.c */
+extern bool StreamApplyingBatch;
+
 /* prune.c */
 extern bool StreamPruneStreams(void);
 

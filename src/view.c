@@ -233,12 +233,20 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	RunDDL(ResultTableDDL(shape, result_table, &key_columns, &value_columns));
 	result_oid = TableOid(result_table);
 
+	/* Only the worker's batches write it (guard.c). */
+	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
+					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
+					result_table));
+
 	/* The state table: in stream_ext, owned by the view's owner. */
 	snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
 			 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname, result_oid);
 	state_table = quote_qualified_identifier("stream_ext", state_name);
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 	RunDDL(StateTableDDL(shape, state_table));
+	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
+					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
+					state_table));
 	RunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
 					quote_identifier(GetUserNameFromId(owner, false))));
 	state_oid = TableOid(state_table);
