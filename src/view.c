@@ -47,6 +47,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -81,6 +82,7 @@ typedef struct ViewShape
 	List	   *aggs;			/* distinct Aggrefs */
 	List	   *state_types;	/* Oid of each aggregate's stored state */
 	List	   *columns;		/* names of the stream columns it reads */
+	List	   *lookups;		/* OIDs of the tables joined as lookups */
 } ViewShape;
 
 typedef struct FinalContext
@@ -99,6 +101,8 @@ static char *ResultTableDDL(ViewShape *shape, const char *result_table,
 static Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
 static void Refuse(const char *construct, const char *hint);
 static bool IsHop(RangeTblEntry *rte);
+static bool JoinTreeHasStream(Node *node, int stream_rti);
+static void CheckJoins(Node *node, int stream_rti);
 static void RunDDL(const char *sql);
 static Oid	TableOid(const char *qualified_name);
 static List *BatchStatement(ViewShape *shape, const char *partial,
@@ -195,6 +199,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	ObjectAddress state_addr;
 	ObjectAddress result_addr;
 	AclResult	aclresult;
+	ListCell   *lc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -220,9 +225,11 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
 
+	/* The creator, who owns the view, must be able to run its query. */
 	aclresult = pg_class_aclcheck(shape->stream, owner, ACL_SELECT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(shape->stream));
+	(void) ExecCheckRTPerms(shape->query->rtable, true);
 
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog",
@@ -255,6 +262,15 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	ObjectAddressSet(state_addr, RelationRelationId, state_oid);
 	ObjectAddressSet(result_addr, RelationRelationId, result_oid);
 	recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
+
+	/* A lookup table cannot be dropped from under the view (but CASCADE). */
+	foreach(lc, shape->lookups)
+	{
+		ObjectAddress lookup_addr;
+
+		ObjectAddressSet(lookup_addr, RelationRelationId, lfirst_oid(lc));
+		recordDependencyOn(&result_addr, &lookup_addr, DEPENDENCY_NORMAL);
+	}
 
 	parts = BatchStatement(shape, partial, result_oid, state_oid,
 						   key_columns, value_columns);
@@ -559,6 +575,79 @@ IsHop(RangeTblEntry *rte)
 }
 
 /*
+ * JoinTreeHasStream tells whether a part of the join tree reads the stream.
+ */
+static bool
+JoinTreeHasStream(Node *node, int stream_rti)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblRef))
+		return ((RangeTblRef *) node)->rtindex == stream_rti;
+	if (IsA(node, JoinExpr))
+		return JoinTreeHasStream(((JoinExpr *) node)->larg, stream_rti) ||
+			JoinTreeHasStream(((JoinExpr *) node)->rarg, stream_rti);
+	if (IsA(node, FromExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((FromExpr *) node)->fromlist)
+		{
+			if (JoinTreeHasStream(lfirst(lc), stream_rti))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * CheckJoins allows inner joins, and left joins that keep every event: the
+ * stream on the left.  Each event is then counted once per matching
+ * lookup row, or once with nulls when none matches.
+ */
+static void
+CheckJoins(Node *node, int stream_rti)
+{
+	ListCell   *lc;
+
+	if (node == NULL || IsA(node, RangeTblRef))
+		return;
+	if (IsA(node, FromExpr))
+	{
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			CheckJoins(lfirst(lc), stream_rti);
+		return;
+	}
+	if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *join = (JoinExpr *) node;
+
+		switch (join->jointype)
+		{
+			case JOIN_INNER:
+				break;
+			case JOIN_LEFT:
+				if (JoinTreeHasStream(join->rarg, stream_rti))
+					Refuse("a LEFT JOIN with the stream on its right",
+						   "Put the stream on the left: FROM stream LEFT JOIN lookup ON ...");
+				break;
+			case JOIN_RIGHT:
+				Refuse("RIGHT JOIN", "Write it as FROM stream LEFT JOIN lookup ON ...");
+				break;
+			case JOIN_FULL:
+				Refuse("FULL JOIN", "Lookups keep every event: FROM stream LEFT JOIN lookup ON ...");
+				break;
+			default:
+				Refuse("this kind of join", NULL);
+		}
+		CheckJoins(join->larg, stream_rti);
+		CheckJoins(join->rarg, stream_rti);
+		return;
+	}
+	elog(ERROR, "unexpected node type in a join tree: %d", (int) nodeTag(node));
+}
+
+/*
  * CheckViewQuery refuses what cannot be maintained incrementally and
  * fills in the stream, the grouping keys and the aggregates.
  */
@@ -607,30 +696,63 @@ CheckViewQuery(ViewShape *shape)
 
 		rti++;
 		if (rte->rtekind == RTE_JOIN)
-		{
-			if (rte->jointype != JOIN_INNER)
-				Refuse("an outer join", "Continuous views read one stream; lookup joins are not available yet.");
-			continue;
-		}
+			continue;			/* join types: CheckJoins */
 		if (rte->rtekind == RTE_FUNCTION && IsHop(rte))
 			continue;
 		if (rte->rtekind != RTE_RELATION)
-			Refuse("this kind of FROM item", "Read from one stream, optionally with LATERAL stream_ext.hop().");
-		if (!RelationIsStream(rte->relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("\"%s\" is not a stream", get_rel_name(rte->relid)),
-					 errhint("Register the table with stream_ext.create_stream().")));
-		if (shape->stream_rti != 0)
-			Refuse("a second stream", "A continuous view reads one stream.");
-		shape->stream_rti = rti;
-		shape->stream = rte->relid;
+			Refuse("this kind of FROM item",
+				   "Read from one stream, optionally joined with tables and with LATERAL stream_ext.hop().");
+		if (RelationIsStream(rte->relid))
+		{
+			if (shape->stream_rti != 0)
+				Refuse("a second stream", "A continuous view reads one stream.");
+			shape->stream_rti = rti;
+			shape->stream = rte->relid;
+			continue;
+		}
+
+		/*
+		 * A lookup table, read when each batch is processed: a plain or
+		 * partitioned table or a materialized view.  A view is refused: its
+		 * query would be expanded into the batch, where a stream it read
+		 * would be counted again and its owner's rights would not apply.
+		 */
+		switch (get_rel_relkind(rte->relid))
+		{
+			case RELKIND_RELATION:
+			case RELKIND_PARTITIONED_TABLE:
+			case RELKIND_MATVIEW:
+				if (!list_member_oid(shape->lookups, rte->relid))
+					shape->lookups = lappend_oid(shape->lookups, rte->relid);
+				break;
+			case RELKIND_VIEW:
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("view \"%s\" cannot be joined in a continuous view",
+								get_rel_name(rte->relid)),
+						 errhint("Join the tables it reads, or a materialized view.")));
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("\"%s\" cannot be joined in a continuous view",
+								get_rel_name(rte->relid)),
+						 errhint("A continuous view reads one stream, optionally joined with tables.")));
+		}
 	}
 	if (shape->stream_rti == 0)
+	{
+		if (shape->lookups != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a stream", get_rel_name(linitial_oid(shape->lookups))),
+					 errhint("A continuous view reads a stream: register the table the events go to with stream_ext.create_stream().")));
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a continuous view must read a stream"),
 				 errhint("Name a stream in FROM.")));
+	}
+	CheckJoins((Node *) q->jointree, shape->stream_rti);
 
 	/* Grouping keys: each must be an output column. */
 	foreach(lc, q->groupClause)

@@ -137,7 +137,7 @@ SELECT q, try_view(q) FROM (VALUES
     ('SELECT sum(random()) FROM sensor_events'),
     ('SELECT count(*) FROM sensor_events WHERE ts < clock_timestamp()'),
     ('SELECT count(*) FROM sensor_events WHERE sensor_id IN (SELECT a FROM plain_table)'),
-    ('SELECT count(*) FROM sensor_events e JOIN plain_table p ON p.a = e.sensor_id'),
+    ('SELECT count(*) FROM plain_table p RIGHT JOIN sensor_events e ON p.a = e.sensor_id'),
     ('SELECT count(*) FROM plain_table'),
     ('SELECT count(*) FROM sensor_events a, sensor_events b'),
     ('SELECT sensor_id FROM sensor_events'),
