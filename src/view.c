@@ -98,6 +98,7 @@ static Node *FinalMutator(Node *node, FinalContext *context);
 static char *StateTableDDL(ViewShape *shape, const char *state_table);
 static char *ResultTableDDL(ViewShape *shape, const char *result_table,
 							List **key_columns, List **value_columns);
+static bool KeyIsNotNull(Node *expr, ViewShape *shape);
 static Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
 static void Refuse(const char *construct, const char *hint);
 static bool IsHop(RangeTblEntry *rte);
@@ -452,8 +453,19 @@ BatchStatement(ViewShape *shape, const char *partial,
 	NamePart(&parts, &sql, "state");
 	appendStringInfo(&sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
 	for (i = 1; i <= nkeys; i++)
-		appendStringInfo(&sql, "%sp.k%d IS NOT DISTINCT FROM st.k%d",
-						 i > 1 ? " AND " : "", i, i);
+	{
+		/*
+		 * Equality lets the planner probe the state table's unique index or
+		 * hash it; IS NOT DISTINCT FROM, needed where a key can be null,
+		 * can do neither.
+		 */
+		bool		notnull = shape->keys == NIL ||
+			KeyIsNotNull((Node *) ((TargetEntry *) list_nth(shape->keys, i - 1))->expr, shape);
+
+		appendStringInfo(&sql, "%sp.k%d %s st.k%d",
+						 i > 1 ? " AND " : "", i,
+						 notnull ? "=" : "IS NOT DISTINCT FROM", i);
+	}
 	appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
 
 	appendStringInfo(&sql, "w_%u AS (INSERT INTO ", n);
