@@ -64,7 +64,7 @@ output_iso/expected:
 	mkdir -p output_iso
 	ln -sfn $(abspath $(srcdir))/expected output_iso/expected
 
-.PHONY: test demo
+.PHONY: test demo bench
 
 # One command each; both install what is missing (as root), build, and
 # run as the postgres OS user in a copy of the tree it can write.
@@ -73,3 +73,7 @@ test:
 
 demo:
 	bash $(srcdir)/test/tools/run.sh demo
+
+# Not part of test: it measures.  BENCH_SCALE=smoke runs a small one quickly.
+bench:
+	bash $(srcdir)/test/tools/run.sh bench

@@ -8,7 +8,8 @@
 #   3. builds there with -Werror and installs the extension,
 #   4. test: runs the regression, isolation and TAP suites as postgres,
 #      each against a temporary instance, and ends with "N passed, N failed";
-#      demo: starts a throwaway cluster, runs test/tools/demo.sql, stops it.
+#      demo: starts a throwaway cluster, runs test/tools/demo.sql, stops it;
+#      bench: starts a throwaway cluster and runs test/bench/bench.sh.
 #
 # Run as another user, it skips step 1 and expects PostgreSQL's directories
 # to be writable by that user.  Concurrent runs on one machine wait for
@@ -148,8 +149,35 @@ EOF
     trap - EXIT
 }
 
+run_bench() {
+    local port=54330 dir=$work/.bench
+    rm -rf "$dir"
+    as_runner mkdir -p "$dir"
+    log "starting a throwaway cluster in $dir (port $port)"
+    as_runner "$bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+    cat >>"$dir/data/postgresql.conf" <<EOF
+shared_preload_libraries = 'stream_ext'
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir'
+shared_buffers = '2GB'
+max_wal_size = '8GB'
+checkpoint_timeout = '30min'
+EOF
+    log "server: default durability (fsync and synchronous_commit on), shared_buffers 2GB, max_wal_size 8GB"
+    as_runner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+    bench_data=$dir/data
+    trap 'as_runner "$bindir/pg_ctl" -D "$bench_data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
+    as_runner env PGHOST="$dir" PGPORT="$port" PGUSER=postgres PATH="$bindir:$PATH" \
+        BENCH_DIR="$dir" BENCH_EVENTS="${BENCH_EVENTS:-}" BENCH_REPS="${BENCH_REPS:-}" \
+        BENCH_SCALE="${BENCH_SCALE:-}" bash "$work/test/bench/bench.sh"
+    as_runner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    trap - EXIT
+}
+
 case "$mode" in
     test) run_tests ;;
     demo) run_demo ;;
-    *) echo "usage: $0 test|demo" >&2; exit 2 ;;
+    bench) run_bench ;;
+    *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;;
 esac
