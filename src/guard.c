@@ -9,8 +9,9 @@
  * statement unless this backend is applying a batch (apply.c sets
  * StreamApplyingBatch around the batch statement).  A trigger costs
  * nothing to anyone else's statements and is dumped and restored with
- * the table (after its data).  The table's owner could drop it; that
- * would only let the owner break their own view.
+ * the table (after its data).  It fires ALWAYS, also under
+ * session_replication_role = replica.  The table's owner could drop or
+ * disable it; that would only let the owner break their own view.
  *
  *-------------------------------------------------------------------------
  */

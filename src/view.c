@@ -245,6 +245,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
 					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
 					result_table));
+	RunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", result_table));
 
 	/* The state table: in stream_ext, owned by the view's owner. */
 	snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
@@ -255,6 +256,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
 					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
 					state_table));
+	RunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", state_table));
 	RunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
 					quote_identifier(GetUserNameFromId(owner, false))));
 	state_oid = TableOid(state_table);

@@ -73,8 +73,12 @@ SET ROLE regress_guard_stranger;
 SELECT guard.try('SELECT count(*) FROM guard.per_page');
 RESET ROLE;
 
--- A superuser cannot either, nor COPY into it.
+-- A superuser cannot either, nor COPY into it, nor with triggers set to
+-- fire as on a replica.
 SELECT guard.try('DELETE FROM guard.per_page');
+SET session_replication_role = replica;
+SELECT guard.try('UPDATE guard.per_page SET n = 0');
+RESET session_replication_role;
 SELECT guard.try('COPY guard.per_page FROM PROGRAM ''echo 1,1,1'' (FORMAT csv)');
 SELECT guard.try('TRUNCATE guard.per_page');
 
