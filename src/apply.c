@@ -92,6 +92,22 @@ typedef struct Backoff
 
 static HTAB *backoffs = NULL;
 
+/*
+ * For each view, the stream's committed-events count (shmem.c) when its
+ * last batch began: when no more than batch_size events can have come
+ * since, finding a batch's end needs no count of the waiting events.
+ */
+typedef struct SeenCount
+{
+	Oid			view;
+	uint64		events;
+} SeenCount;
+
+static HTAB *seen_counts = NULL;
+
+static bool MayExceed(List *views, uint64 committed, int batch_size);
+static void RememberCount(List *views, uint64 committed);
+
 /* Lives for one round of batches. */
 static MemoryContext round_context = NULL;
 
@@ -324,10 +340,11 @@ RunBatch(List *group, char **stream_end)
 	List	   *columns = NIL;
 	List	   *locked = NIL;
 	ListCell   *lc;
-	Oid			argtypes[4];
-	Datum		values[4];
+	Oid			argtypes[5];
+	Datum		values[5];
 	bool		isnull;
 	char	   *end_text;
+	uint64		committed;
 	Datum		progress = (Datum) 0;
 	Datum		batch_end;
 	int64		events = 0;
@@ -340,6 +357,12 @@ RunBatch(List *group, char **stream_end)
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
+
+	/*
+	 * Read before the batch's snapshot is taken: every event it counts is
+	 * then in this batch or an earlier one (MayExceed).
+	 */
+	committed = StreamEventsCommitted(first->stream);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -446,8 +469,10 @@ RunBatch(List *group, char **stream_end)
 	 * transaction's snapshot; or, when more than batch_size events wait
 	 * before that, the snapshot limited to the transactions before the
 	 * first one past batch_size events.  Counting them means a scan, so it
-	 * is done only when the stream's segments are large enough to hold
-	 * that many events (36 bytes is the least a row takes).
+	 * is done only when more than batch_size events can have been committed
+	 * since the views' last batches began (MayExceed) and the stream's
+	 * segments are large enough to hold that many (36 bytes is the least a
+	 * row takes).
 	 */
 	argtypes[0] = PG_SNAPSHOTOID;
 	values[0] = progress;
@@ -457,12 +482,14 @@ RunBatch(List *group, char **stream_end)
 	values[2] = ObjectIdGetDatum(first->stream);
 	argtypes[3] = TEXTOID;
 	values[3] = *stream_end ? CStringGetTextDatum(*stream_end) : (Datum) 0;
+	argtypes[4] = BOOLOID;
+	values[4] = BoolGetDatum(MayExceed(views, committed, batch_size));
 	sql = psprintf("SELECT CASE WHEN x IS NULL THEN s"
 				   "            ELSE stream_ext._snapshot_before(s, x + 1) END, x IS NOT NULL"
 				   "  FROM (SELECT s,"
 				   "          (SELECT t.x FROM (SELECT t.x, pg_catalog.sum(t.n) OVER (ORDER BY t.x) AS upto"
 				   "                              FROM (SELECT %s & %lld AS x, pg_catalog.count(*) AS n FROM %s"
-				   "                                     WHERE (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
+				   "                                     WHERE $5 AND (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
 				   "                                              FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid)"
 				   "                                           > $2::pg_catalog.int8 * 36"
 				   "                                       AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, s)"
@@ -473,7 +500,7 @@ RunBatch(List *group, char **stream_end)
 				   "                            ELSE pg_catalog.pg_current_snapshot() END AS s) e) q",
 				   STREAM_TAG_COLUMN, (long long) STREAM_TAG_XID_MASK, stream_name,
 				   STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
-	if (SPI_execute_with_args(sql, 4, argtypes, values, *stream_end ? NULL : "   n",
+	if (SPI_execute_with_args(sql, 5, argtypes, values, *stream_end ? NULL : "   n ",
 							  false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not find where the batch of %s ends", stream_name);
@@ -524,7 +551,62 @@ RunBatch(List *group, char **stream_end)
 	SPI_finish();
 	CommitTransactionCommand();
 	*stream_end = end_text;
+
+	/* A batch cut short leaves events behind: count again next time. */
+	if (!more)
+		RememberCount(views, committed);
 	return more;
+}
+
+/*
+ * MayExceed tells whether more than batch_size events of the stream can
+ * have been committed since the last batch of any of the views began (or
+ * whether that is unknown).  The count includes rows of rolled-back
+ * savepoints, so it errs on the side of counting.
+ */
+static bool
+MayExceed(List *views, uint64 committed, int batch_size)
+{
+	ListCell   *lc;
+
+	if (seen_counts == NULL)
+		return true;
+	foreach(lc, views)
+	{
+		Oid			view = lfirst_oid(lc);
+		SeenCount  *c = hash_search(seen_counts, &view, HASH_FIND, NULL);
+
+		if (c == NULL || committed < c->events ||
+			committed - c->events > (uint64) batch_size)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * RememberCount records the count a committed batch of the views began
+ * with, once the batch took every event committed before it began.
+ */
+static void
+RememberCount(List *views, uint64 committed)
+{
+	ListCell   *lc;
+
+	if (seen_counts == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(SeenCount);
+		seen_counts = hash_create("stream_ext seen counts", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	foreach(lc, views)
+	{
+		Oid			view = lfirst_oid(lc);
+		SeenCount  *c = hash_search(seen_counts, &view, HASH_ENTER, NULL);
+
+		c->events = committed;
+	}
 }
 
 /*

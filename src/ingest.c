@@ -41,6 +41,7 @@ typedef struct TagCacheEntry
 {
 	Oid			relid;
 	int64		tag;
+	uint64		rows;			/* rows the default tagged */
 } TagCacheEntry;
 
 /* Tags of the streams the current top-level transaction has written. */
@@ -49,6 +50,8 @@ static int	tag_cache_used = 0;
 static TagCacheEntry tag_cache[TAG_CACHE_SIZE];
 
 static int64 StreamTag(Oid relid);
+static void CountAtCommit(XactEvent event, void *arg);
+static bool count_callback = false;
 static List *StreamCopyColumns(Oid relid);
 
 PG_FUNCTION_INFO_V1(stream_ext_tx);
@@ -60,7 +63,42 @@ PG_FUNCTION_INFO_V1(stream_ext_check_tx);
 Datum
 stream_ext_tx(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(StreamTag(PG_GETARG_OID(0)));
+	Oid			relid = PG_GETARG_OID(0);
+	int64		tag = StreamTag(relid);
+
+	/* Count the row: the worker sizes its batches by it (apply.c). */
+	for (int i = 0; i < tag_cache_used; i++)
+	{
+		if (tag_cache[i].relid == relid)
+		{
+			tag_cache[i].rows++;
+			break;
+		}
+	}
+	PG_RETURN_INT64(tag);
+}
+
+/*
+ * CountAtCommit adds the rows a committed transaction wrote to each
+ * stream's count in shared memory.
+ */
+static void
+CountAtCommit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT)
+	{
+		for (int i = 0; i < tag_cache_used; i++)
+		{
+			if (tag_cache[i].rows > 0)
+				StreamAddEvents(tag_cache[i].relid, tag_cache[i].rows);
+		}
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		for (int i = 0; i < tag_cache_used; i++)
+			tag_cache[i].rows = 0;
+	}
 }
 
 /*
@@ -126,6 +164,12 @@ StreamTag(Oid relid)
 		tag_cache_used--;		/* many streams in one transaction: reuse */
 	tag_cache[tag_cache_used].relid = relid;
 	tag_cache[tag_cache_used].tag = StreamTagMake(slot, fxid);
+	tag_cache[tag_cache_used].rows = 0;
+	if (!count_callback)
+	{
+		RegisterXactCallback(CountAtCommit, NULL);
+		count_callback = true;
+	}
 	return tag_cache[tag_cache_used++].tag;
 }
 

@@ -37,6 +37,7 @@ typedef struct StreamSlotEntry
 {
 	StreamSlotKey key;
 	int			slot;			/* slot that new transactions write into */
+	pg_atomic_uint64 events;	/* events committed since the server started */
 } StreamSlotEntry;
 
 typedef struct StreamSharedState
@@ -145,7 +146,10 @@ StreamCurrentSlot(Oid relid)
 				 errhint("Increase stream_ext.max_streams and restart the server.")));
 	}
 	if (!found)
+	{
 		entry->slot = slot;
+		pg_atomic_init_u64(&entry->events, 0);
+	}
 	slot = entry->slot;
 	LWLockRelease(stream_shared->lock);
 
@@ -246,6 +250,7 @@ StreamSetSlot(Oid relid, int slot)
 {
 	StreamSlotKey key;
 	StreamSlotEntry *entry;
+	bool		found;
 
 	if (stream_slots == NULL)
 		return;
@@ -255,10 +260,61 @@ StreamSetSlot(Oid relid, int slot)
 	key.relid = relid;
 
 	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
-	entry = hash_search(stream_slots, &key, HASH_ENTER_NULL, NULL);
+	entry = hash_search(stream_slots, &key, HASH_ENTER_NULL, &found);
 	if (entry != NULL)
+	{
 		entry->slot = slot;
+		if (!found)
+			pg_atomic_init_u64(&entry->events, 0);
+	}
 	LWLockRelease(stream_shared->lock);
 
 	/* Without an entry, writers load the slot from the catalog. */
+}
+
+/*
+ * StreamAddEvents counts the events of a stream that a transaction
+ * committed (ingest.c, at commit).
+ */
+void
+StreamAddEvents(Oid relid, uint64 events)
+{
+	StreamSlotKey key;
+	StreamSlotEntry *entry;
+
+	if (stream_slots == NULL)
+		return;
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	LWLockAcquire(stream_shared->lock, LW_SHARED);
+	entry = hash_search(stream_slots, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		pg_atomic_fetch_add_u64(&entry->events, events);
+	LWLockRelease(stream_shared->lock);
+}
+
+/*
+ * StreamEventsCommitted returns how many events of a stream transactions
+ * have committed since the server started (an estimate for apply.c: rows
+ * of rolled-back savepoints count too), or 0 when none was written.
+ */
+uint64
+StreamEventsCommitted(Oid relid)
+{
+	StreamSlotKey key;
+	StreamSlotEntry *entry;
+	uint64		events = 0;
+
+	if (stream_slots == NULL)
+		return 0;
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	LWLockAcquire(stream_shared->lock, LW_SHARED);
+	entry = hash_search(stream_slots, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		events = pg_atomic_read_u64(&entry->events);
+	LWLockRelease(stream_shared->lock);
+	return events;
 }

@@ -118,6 +118,8 @@ extern int	StreamCurrentSlot(Oid relid);
 extern void StreamForgetSlot(Oid relid);
 extern int	StreamPeekSlot(Oid relid);
 extern void StreamSetSlot(Oid relid, int slot);
+extern void StreamAddEvents(Oid relid, uint64 events);
+extern uint64 StreamEventsCommitted(Oid relid);
 
 /* guard.c */
 extern bool StreamApplyingBatch;
