@@ -27,7 +27,7 @@ void		_PG_init(void);
 bool		stream_ext_enabled = true;
 int			stream_ext_max_workers = 8;
 int			stream_ext_idle_interval = 1000;
-int			stream_ext_batch_size = 100000;
+int			stream_ext_batch_size = 1000000;
 int			stream_ext_max_batch_attempts = 3;
 int			stream_ext_segment_size = 16384;
 int			stream_ext_max_streams = 1024;
@@ -85,7 +85,7 @@ _PG_init(void)
 							"Most events a worker applies to a continuous view in one batch.",
 							"A transaction's events are never split: a batch ends after the transaction that reaches the limit.  A view's batch_size overrides it.",
 							&stream_ext_batch_size,
-							100000, 1, INT_MAX,
+							1000000, 1, INT_MAX,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
