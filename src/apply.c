@@ -111,6 +111,26 @@ static void RememberCount(List *views, uint64 committed);
 /* Lives for one round of batches. */
 static MemoryContext round_context = NULL;
 
+/*
+ * The statements of batches, prepared once and kept (SPI_keepplan): the
+ * plan cache replans them when a table they read changes, and analyzes
+ * them again under another search_path or, where row-level security
+ * applies, another role.  The text names the tables, so a rename makes a
+ * new entry; at PREPARED_STATEMENTS_MAX they are all dropped.
+ */
+typedef struct PreparedStatement
+{
+	char	   *sql;
+	int			nargs;
+	SPIPlanPtr	plan;
+} PreparedStatement;
+
+#define PREPARED_STATEMENTS_MAX 64
+
+static List *prepared = NIL;
+
+static SPIPlanPtr Prepare(const char *sql, int nargs, Oid *argtypes);
+
 static List *ActiveViews(void);
 static bool SameGroup(ActiveView *a, ActiveView *b);
 static bool ApplyGroup(List *group, char **stream_end);
@@ -427,6 +447,8 @@ RunBatch(List *group, char **stream_end)
 		for (int j = 0; j < nelems; j++)
 			columns = lappend(columns, TextDatumGetCString(elems[j]));
 		progress = SPI_datumTransfer(SPI_getbinval(row, desc, 4, &isnull), false, -1);
+		/* With a plain header: seen() would otherwise copy it for every event. */
+		progress = PointerGetDatum(PG_DETOAST_DATUM(progress));
 	}
 	if (views == NIL)
 	{
@@ -500,8 +522,8 @@ RunBatch(List *group, char **stream_end)
 				   "                            ELSE pg_catalog.pg_current_snapshot() END AS s) e) q",
 				   STREAM_TAG_COLUMN, (long long) STREAM_TAG_XID_MASK, stream_name,
 				   STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
-	if (SPI_execute_with_args(sql, 5, argtypes, values, *stream_end ? NULL : "   n ",
-							  false, 1) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(Prepare(sql, 5, argtypes), values, *stream_end ? NULL : "   n ",
+						 false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not find where the batch of %s ends", stream_name);
 	batch_end = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
@@ -515,7 +537,7 @@ RunBatch(List *group, char **stream_end)
 	argtypes[1] = PG_SNAPSHOTOID;
 	values[1] = batch_end;
 	StreamApplyingBatch = true;
-	if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(Prepare(sql, 2, argtypes), values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not run the batch of %s", stream_name);
 	StreamApplyingBatch = false;
@@ -607,6 +629,54 @@ RememberCount(List *views, uint64 committed)
 
 		c->events = committed;
 	}
+}
+
+/*
+ * Prepare returns the kept plan of a statement, preparing it the first
+ * time (see PreparedStatement).
+ */
+static SPIPlanPtr
+Prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	ListCell   *lc;
+	PreparedStatement *entry;
+	MemoryContext old;
+	SPIPlanPtr	plan;
+
+	foreach(lc, prepared)
+	{
+		entry = lfirst(lc);
+		if (entry->nargs == nargs && strcmp(entry->sql, sql) == 0)
+			return entry->plan;
+	}
+
+	if (list_length(prepared) >= PREPARED_STATEMENTS_MAX)
+	{
+		foreach(lc, prepared)
+		{
+			entry = lfirst(lc);
+			SPI_freeplan(entry->plan);
+			pfree(entry->sql);
+			pfree(entry);
+		}
+		list_free(prepared);
+		prepared = NIL;
+	}
+
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare a batch statement: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep a batch statement");
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	entry = palloc(sizeof(PreparedStatement));
+	entry->sql = pstrdup(sql);
+	entry->nargs = nargs;
+	entry->plan = plan;
+	prepared = lappend(prepared, entry);
+	MemoryContextSwitchTo(old);
+	return plan;
 }
 
 /*

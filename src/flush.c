@@ -91,7 +91,7 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 					 errmsg("stream_ext.flush() timed out with " INT64_FORMAT " continuous view(s) behind", pending),
 					 errhint("Check stream_ext.continuous_views, and that stream_ext.enabled is on so that the worker runs.")));
 
-		StreamWakeDatabaseWorker(MyDatabaseId);
+		StreamWakeDatabaseWorker(MyDatabaseId, true);
 		(void) ConditionVariableTimedSleep(StreamFlushCV(),
 										   Min(100L, TimestampDifferenceMilliseconds(now, deadline)),
 										   PG_WAIT_EXTENSION);

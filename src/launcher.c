@@ -87,7 +87,7 @@ static void LauncherScan(List **absent, uint64 *absent_generation,
 static List *ListDatabases(void);
 static bool StartWorker(int slotno, Oid dboid);
 static void WakeAtCommit(XactEvent event, void *arg);
-static void WakeWorkersOf(Oid dboid);
+static void WakeWorkersOf(Oid dboid, bool flush);
 static void WakeAtCommitRequest(bool *flag);
 
 PG_FUNCTION_INFO_V1(stream_ext_wake_launcher);
@@ -117,7 +117,10 @@ StreamLauncherShmemInit(void)
 		memset(launcher_shared, 0, StreamLauncherShmemSize());
 		ConditionVariableInit(&launcher_shared->flush_cv);
 		for (int i = 0; i < stream_ext_max_workers; i++)
+		{
 			pg_atomic_init_u64(&launcher_shared->slots[i].requests, 0);
+			pg_atomic_init_u64(&launcher_shared->slots[i].flushes, 0);
+		}
 	}
 	launcher_lock = &(GetNamedLWLockTranche("stream_ext"))[1].lock;
 }
@@ -202,6 +205,7 @@ StreamLauncherMain(Datum main_arg)
 		}
 		memset(slot, 0, sizeof(StreamWorkerSlot));
 		pg_atomic_init_u64(&slot->requests, 0);
+		pg_atomic_init_u64(&slot->flushes, 0);
 	}
 
 	ereport(LOG, (errmsg("stream_ext launcher started")));
@@ -488,7 +492,7 @@ StreamStopDatabaseWorker(Oid dboid)
 		if (kill(pid, 0) != 0)
 			break;
 		if (waited == 0)
-			WakeWorkersOf(dboid);
+			WakeWorkersOf(dboid, false);
 		else if (waited == 2000)
 			(void) kill(pid, SIGTERM);
 		CHECK_FOR_INTERRUPTS();
@@ -544,19 +548,20 @@ StreamFlushCV(void)
 }
 
 /*
- * StreamWakeDatabaseWorker wakes the worker of a database now.
+ * StreamWakeDatabaseWorker wakes the worker of a database now; a flush
+ * also asks it not to wait for batch_interval.
  */
 void
-StreamWakeDatabaseWorker(Oid dboid)
+StreamWakeDatabaseWorker(Oid dboid, bool flush)
 {
-	WakeWorkersOf(dboid);
+	WakeWorkersOf(dboid, flush);
 }
 
 /*
  * WakeWorkersOf sets the latch of the worker of a database.
  */
 static void
-WakeWorkersOf(Oid dboid)
+WakeWorkersOf(Oid dboid, bool flush)
 {
 	LWLockAcquire(launcher_lock, LW_SHARED);
 	for (int i = 0; i < stream_ext_max_workers; i++)
@@ -565,6 +570,8 @@ WakeWorkersOf(Oid dboid)
 
 		if (slot->dboid == dboid)
 		{
+			if (flush)
+				pg_atomic_fetch_add_u64(&slot->flushes, 1);
 			pg_atomic_fetch_add_u64(&slot->requests, 1);
 			if (slot->latch != NULL)
 				SetLatch(slot->latch);
@@ -597,7 +604,7 @@ WakeAtCommit(XactEvent event, void *arg)
 		LWLockRelease(launcher_lock);
 	}
 	if (wake_worker_at_commit)
-		WakeWorkersOf(MyDatabaseId);
+		WakeWorkersOf(MyDatabaseId, false);
 	wake_launcher_at_commit = false;
 	wake_worker_at_commit = false;
 }

@@ -27,9 +27,10 @@ void		_PG_init(void);
 bool		stream_ext_enabled = true;
 int			stream_ext_max_workers = 8;
 int			stream_ext_idle_interval = 1000;
+int			stream_ext_batch_interval = 20;
 int			stream_ext_batch_size = 1000000;
 int			stream_ext_max_batch_attempts = 3;
-int			stream_ext_segment_size = 16384;
+int			stream_ext_segment_size = 4096;
 int			stream_ext_max_streams = 1024;
 bool		stream_ext_restoring = false;
 
@@ -81,6 +82,15 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("stream_ext.batch_interval",
+							"Shortest time between the starts of two rounds of batches while events keep coming.",
+							"Events committed meanwhile go into the next, larger batch: less work per event, results later by up to this much.  flush() does not wait for it; 0 starts a round as soon as the last one ends.",
+							&stream_ext_batch_interval,
+							20, 0, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("stream_ext.batch_size",
 							"Most events a worker applies to a continuous view in one batch.",
 							"A transaction's events are never split: a batch ends after the transaction that reaches the limit.  A view's batch_size overrides it.",
@@ -103,7 +113,7 @@ _PG_init(void)
 							"Size at which a stream's current segment is retired for a new one.",
 							"A retired segment is truncated once every continuous view of the stream has consumed it; a batch reads the segments not truncated yet.",
 							&stream_ext_segment_size,
-							16384, 8, INT_MAX / 2,
+							4096, 8, INT_MAX / 2,
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);

@@ -73,12 +73,14 @@ typedef struct StreamWorkerSlot
 	Oid			restart_dboid;	/* database whose worker failed here ... */
 	TimestampTz restart_at;		/* ... and when to start it again */
 	pg_atomic_uint64 requests;	/* wake-ups asked for (commits, flushes) */
+	pg_atomic_uint64 flushes;	/* of which flush() calls (not delayed) */
 } StreamWorkerSlot;
 
 /* GUCs (stream_ext.c) */
 extern bool stream_ext_enabled;
 extern int	stream_ext_max_workers;
 extern int	stream_ext_idle_interval;
+extern int	stream_ext_batch_interval;
 extern int	stream_ext_max_streams;
 extern int	stream_ext_batch_size;
 extern int	stream_ext_max_batch_attempts;
@@ -93,7 +95,7 @@ extern StreamWorkerSlot *StreamWorkerSlotGet(int slotno);
 extern PGDLLEXPORT void StreamLauncherMain(Datum main_arg);
 extern void StreamStopDatabaseWorker(Oid dboid);
 extern void StreamWakeWorkerAtCommit(void);
-extern void StreamWakeDatabaseWorker(Oid dboid);
+extern void StreamWakeDatabaseWorker(Oid dboid, bool flush);
 extern ConditionVariable *StreamFlushCV(void);
 
 /* view.c */

@@ -27,8 +27,12 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "stream_ext.h"
+
+/* Pruning passes while batches keep coming: at most one per this. */
+#define PRUNE_INTERVAL_MS 100
 
 static StreamWorkerSlot *my_slot = NULL;
 
@@ -46,7 +50,11 @@ StreamWorkerMain(Datum main_arg)
 	int			slotno;
 	bool		more = true;	/* the first round takes what came before */
 	bool		prune_pending = true;
+	bool		timed_out = true;
 	uint64		handled = 0;
+	uint64		flushes_handled = 0;
+	TimestampTz last_round = 0;
+	TimestampTz last_prune = 0;
 
 	memcpy(&slotno, MyBgworkerEntry->bgw_extra, sizeof(int));
 	my_slot = StreamWorkerSlotGet(slotno);
@@ -65,6 +73,8 @@ StreamWorkerMain(Datum main_arg)
 	for (;;)
 	{
 		uint64		requests;
+		uint64		flushes;
+		bool		due;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -74,36 +84,70 @@ StreamWorkerMain(Datum main_arg)
 		}
 		if (my_slot->stop_requested || !stream_ext_enabled)
 			WorkerExit(STREAM_WORKER_STOPPED);
-		if (!ExtensionPresent())
-			WorkerExit(STREAM_WORKER_NO_EXTENSION);
 
 		/*
-		 * A round of batches runs when a transaction that wrote a stream or
-		 * changed a view committed, or a flush() asked, since the last round
-		 * began; when the last round cut a batch at batch_size (then at
-		 * once); and while a failed batch waits for its retry.  An idle
-		 * database costs one look at the extension per idle_interval.
+		 * A round of batches is due when a transaction that wrote a stream
+		 * or changed a view committed, or a flush() asked, since the last
+		 * round began; when the last round cut a batch at batch_size; and
+		 * while a failed batch waits for its retry.
 		 */
 		requests = pg_atomic_read_u64(&my_slot->requests);
-		if (more || requests != handled || StreamRetriesPending())
+		flushes = pg_atomic_read_u64(&my_slot->flushes);
+		due = more || requests != handled || StreamRetriesPending();
+
+		/*
+		 * Under a steady flow of commits, rounds start at most every
+		 * batch_interval, so that each takes what came meanwhile at once;
+		 * a flush() or a cut batch does not wait.
+		 */
+		if (due && !more && flushes == flushes_handled && stream_ext_batch_interval > 0)
 		{
+			long		wait = stream_ext_batch_interval -
+				TimestampDifferenceMilliseconds(last_round, GetCurrentTimestamp());
+
+			if (wait > 0)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 wait, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				continue;
+			}
+		}
+
+		if (due || prune_pending || timed_out)
+		{
+			if (!ExtensionPresent())
+				WorkerExit(STREAM_WORKER_NO_EXTENSION);
+			timed_out = false;
+		}
+
+		if (due)
+		{
+			last_round = GetCurrentTimestamp();
 			handled = requests;
+			flushes_handled = flushes;
 			more = StreamApplyViews();
 			prune_pending = true;
 		}
 
 		/*
-		 * After batches, retire full segments and truncate consumed ones; a
-		 * segment whose lock was taken is tried again at the next wake-up.
+		 * After batches, retire full segments and truncate consumed ones,
+		 * at most every PRUNE_INTERVAL_MS while batches keep coming; a
+		 * segment whose lock was taken is tried again at the next pass.
 		 */
-		if (prune_pending)
+		if (prune_pending &&
+			(!due || TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(), PRUNE_INTERVAL_MS)))
+		{
+			last_prune = GetCurrentTimestamp();
 			prune_pending = StreamPruneStreams();
+		}
 		if (more)
 			continue;
 
 		pgstat_report_activity(STATE_IDLE, NULL);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 stream_ext_idle_interval, PG_WAIT_EXTENSION);
+		timed_out = (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   prune_pending ? PRUNE_INTERVAL_MS : stream_ext_idle_interval,
+							   PG_WAIT_EXTENSION) & WL_TIMEOUT) != 0;
 		ResetLatch(MyLatch);
 	}
 }
