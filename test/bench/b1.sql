@@ -1,7 +1,7 @@
 -- B1: a statement-level AFTER trigger over the transition table merging
 -- partial aggregates into a result table: what an expert writes by hand.
 -- bench.sh runs it once per phase, with exactly one of the variables
--- setup, finish (after the load) and storage set to true.
+-- setup, finish (after the load), storage and verify set to true.
 \if :setup
 CREATE TABLE ev (sensor_id int NOT NULL, temp float8 NOT NULL, ts timestamptz NOT NULL);
 CREATE TABLE result (sensor_id int, minute timestamptz, n bigint, total float8,
@@ -23,4 +23,6 @@ CREATE TRIGGER merge AFTER INSERT ON ev REFERENCING NEW TABLE AS new_rows
 SELECT 1;
 \elif :storage
 SELECT pg_total_relation_size('ev');
+\elif :verify
+\ir verify.sql
 \endif

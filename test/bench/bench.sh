@@ -3,32 +3,47 @@
 # bench) against a throwaway server it is given: PGHOST, PGPORT, PGUSER
 # set, BENCH_DIR a directory that server can read and this script write.
 #
-# Every workload and baseline loads the same seeded events, in the same
-# run, repetitions alternating (A B C D A B C D ...), each in a fresh
-# database; the table reports medians and min-max.
+# Every workload and baseline of a data set loads the same seeded events,
+# in the same run, repetitions alternating (A B C ... A B C ...), each in a
+# fresh database; the tables report medians and min-max.
 #
-#   W1  stream + one continuous view (per sensor per minute: count, sum,
-#       avg, min, max), events loaded by COPY in statements of 100,000
-#   B0  COPY into a plain table: the ceiling for durable ingest
-#   B1  COPY into a plain table with a statement-level AFTER trigger over
-#       its transition table merging into a result table (ON CONFLICT)
-#   B3  COPY into a plain table, then one INSERT ... SELECT ... GROUP BY
+# Data set "1k": sensor over 1,000 keys, one hour in order with a few
+# seconds of jitter (about 60,000 sensor-minutes).  Loaded by COPY in
+# statements of 100,000 events into:
+#   W1  a stream with one continuous view (per sensor per minute: count,
+#       sum, avg, min, max)
+#   W2  a stream with five views (W1's, a hopping window, other keys and
+#       windows, hll and tdigest)
+#   B0  a plain table: the ceiling for durable ingest
+#   B1  a plain table with a statement-level AFTER trigger over its
+#       transition table merging into a result table (ON CONFLICT)
+#   B2  the same with a row-level trigger
+#   B3  a plain table, then one INSERT ... SELECT ... GROUP BY
+# Data set "1m": the same with 1,000,000 keys, each sensor's events five
+# consecutive ones (about a million sensor-minutes): W3 (W1's view), B0,
+# B1, B3.
+# W4: pgbench, 8 clients, 1-10 events per transaction (insert.pgbench),
+# into a stream with W1's view and, alternating, into a plain table (P4);
+# freshness probed meanwhile (w4.sql).
 #
 # End to end: from the start of the load until the results are final
-# (W1: flush() returned).  Writer side: until the last COPY returned.
-# Every result table is checked against the oracle (the GROUP BY over
-# the loaded events) once per workload.
+# (streams: flush() returned).  Writer side: until the last COPY returned.
+# Worker memory: the stream_ext worker's peak anonymous resident memory
+# (RssAnon), sampled every 0.1 s.  Every result is checked against the
+# oracle once per workload (the first repetition).
 #
-# BENCH_EVENTS (5000000), BENCH_REPS (3); BENCH_SCALE=smoke runs 200,000
-# events once, in seconds.
+# BENCH_EVENTS (5000000), BENCH_REPS (3), BENCH_W4_SECONDS (30);
+# BENCH_SCALE=smoke runs 200,000 events once and W4 for 3 s.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 events=${BENCH_EVENTS:-5000000}
 reps=${BENCH_REPS:-3}
+w4_seconds=${BENCH_W4_SECONDS:-30}
 if [ "${BENCH_SCALE:-}" = smoke ]; then
     events=200000
     reps=1
+    w4_seconds=3
 fi
 chunk=100000
 dir=${BENCH_DIR:?}
@@ -37,69 +52,140 @@ results=$dir/results.tsv
 
 psqlq() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
-
-# Seeded data: sensor_id over 1,000 keys, temp, ts spanning one hour in
-# order with a few seconds of jitter; one csv file per COPY statement.
-echo "== generating $events events in files of $chunk"
-psqlq -d postgres -v events="$events" -v chunk="$chunk" -v dir="$dir" -f "$here/generate.sql"
 nchunks=$(( (events + chunk - 1) / chunk ))
 
-load_script() {     # $1: table
+generate() {        # $1: data set, $2: keys, $3: consecutive events per key
+    echo "== generating $events events over $2 keys in files of $chunk ($1)"
+    mkdir -p "$dir/$1"
+    psqlq -d postgres -v events="$events" -v chunk="$chunk" -v keys="$2" -v run="$3" \
+        -v dir="$dir/$1" -f "$here/generate.sql"
+}
+
+load_script() {     # $1: table, $2: data set
     local i
     for ((i = 0; i < nchunks; i++)); do
-        echo "COPY $1 (sensor_id, temp, ts) FROM '$dir/events_$i.csv' (FORMAT csv);"
+        echo "COPY $1 (sensor_id, temp, ts) FROM '$dir/$2/events_$i.csv' (FORMAT csv);"
     done
 }
 
-worker_cpu() {      # $1: database -> utime+stime of its stream_ext worker, in clock ticks
-    local pid
-    pid=$(psql -X -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'stream_ext worker' AND datname = '$1'")
-    if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
-        awk '{print $14 + $15}' "/proc/$pid/stat"
+worker_pid() {      # $1: database
+    psql -X -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'stream_ext worker' AND datname = '$1'"
+}
+
+worker_cpu() {      # $1: pid or empty -> utime+stime in clock ticks
+    if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+        awk '{print $14 + $15}' "/proc/$1/stat"
     else
         echo 0
     fi
 }
 
-phase() {           # $1: workload, $2: database, $3: phase -> output
-    local p args=()
-    for p in setup finish storage; do
-        if [ "$p" = "$3" ]; then args+=(-v "$p=true"); else args+=(-v "$p=false"); fi
+sample_memory() {   # $1: pid, $2: file; writes the peak RssAnon (kB) until killed
+    local peak=0 kb
+    while [ -r "/proc/$1/status" ]; do
+        kb=$(awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
+        if [ "${kb:-0}" -gt "$peak" ]; then peak=$kb; echo "$peak" >"$2"; fi
+        sleep 0.1
     done
-    psql -X -q -At -v ON_ERROR_STOP=1 "${args[@]}" -d "$2" -f "$here/$1.sql"
 }
 
-run_one() {         # $1: workload, $2: repetition
-    local w=$1 rep=$2 db=bench_$1_$2 t0 t1 t2 wal0 wal1 cpu0 cpu1 storage verified=-
-    psqlq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-    phase "$w" "$db" setup >/dev/null
-    psqlq -d "$db" -c "CHECKPOINT"
-    load_script ev >"$dir/load_$w.sql"
-    cpu0=$(worker_cpu "$db")
-    wal0=$(psql -X -At -d "$db" -c "SELECT pg_current_wal_lsn()")
+phase() {           # $1: workload script, $2: database, $3: phase -> output
+    local p args=()
+    for p in setup finish storage verify; do
+        if [ "$p" = "$3" ]; then args+=(-v "$p=true"); else args+=(-v "$p=false"); fi
+    done
+    psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 "${args[@]}" -d "$2" -f "$here/$1.sql"
+}
+
+verdict() {         # stdin: "table wrong rows" lines -> one word for the table
+    awk 'BEGIN { bad = ""; rows = 0; n = 0 }
+         { n++; rows += $3; if ($2 != 0) bad = bad " " $1 "(" $2 " rows differ)" }
+         END { if (n == 0) print "-"; else if (bad != "") print "WRONG:" bad;
+               else printf "verified (%d rows in %d table%s)\n", rows, n, (n > 1) ? "s" : "" }'
+}
+
+start_workload() {  # $1: script, $2: database; sets pid, memfile, sampler, cpu0, wal0
+    PGOPTIONS="-c client_min_messages=warning" psqlq -d postgres -c "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2"
+    phase "$1" "$2" setup >/dev/null
+    psqlq -d "$2" -c "CHECKPOINT"
+    pid=$(worker_pid "$2")
+    memfile=$dir/memory.$2
+    echo 0 >"$memfile"
+    sampler=
+    if [ -n "$pid" ]; then
+        sample_memory "$pid" "$memfile" &
+        sampler=$!
+    fi
+    cpu0=$(worker_cpu "$pid")
+    wal0=$(psql -X -At -d "$2" -c "SELECT pg_current_wal_lsn()")
+}
+
+stop_sampler() {
+    if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; fi
+}
+
+run_one() {         # $1: label, $2: workload script, $3: data set, $4: repetition
+    local label=$1 w=$2 set=$3 rep=$4 db=bench_$1_$4 t0 t1 t2 wal1 cpu1 storage verified=-
+    start_workload "$w" "$db"
+    load_script ev "$set" >"$dir/load_$db.sql"
     t0=$(now)
-    psqlq -d "$db" -f "$dir/load_$w.sql"
+    psqlq -d "$db" -f "$dir/load_$db.sql"
     t1=$(now)
     phase "$w" "$db" finish >/dev/null
     t2=$(now)
     wal1=$(psql -X -At -d "$db" -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal0')")
-    cpu1=$(worker_cpu "$db")
+    cpu1=$(worker_cpu "$pid")
+    stop_sampler
     storage=$(phase "$w" "$db" storage)
     if [ "$rep" -eq 1 ] && [ "$w" != b0 ]; then
         psqlq -d "$db" -c "CREATE TABLE oracle_events (sensor_id int, temp float8, ts timestamptz)"
-        load_script oracle_events | psqlq -d "$db"
-        verified=$(psql -X -At -d "$db" -f "$here/verify.sql")
+        load_script oracle_events "$set" | psqlq -d "$db"
+        verified=$(phase "$w" "$db" verify | verdict)
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$rep" \
-        "$(python3 -c "print($t2 - $t0)")" "$(python3 -c "print($t1 - $t0)")" "$wal1" \
-        "$(( cpu1 - cpu0 ))" "$storage" "$verified" >>"$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$set" "$rep" \
+        "$(python3 -c "print($events / ($t2 - $t0))")" "$(python3 -c "print($events / ($t1 - $t0))")" \
+        "$(python3 -c "print($wal1 / $events)")" "$(( cpu1 - cpu0 ))" "$(cat "$memfile")" \
+        "${storage:-0}" "$verified" >>"$results"
     psqlq -d postgres -c "DROP DATABASE $db"
 }
 
+run_w4() {          # $1: p4 or w4, $2: repetition
+    local w=$1 rep=$2 db=bench_$1_$2 out tps fresh verified=- p50=- p99=- cpu1 probe=
+    start_workload "$w" "$db"
+    if [ "$w" = w4 ]; then
+        psqlq -d "$db" -c "CALL probe($w4_seconds - 1)" &
+        probe=$!
+    fi
+    out=$(pgbench -n -c 8 -j 2 -T "$w4_seconds" -f "$here/insert.pgbench" "$db" 2>&1) || { echo "$out" >&2; return 1; }
+    tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
+    if [ -n "$probe" ]; then wait "$probe"; fi
+    phase "$w" "$db" finish >/dev/null
+    cpu1=$(worker_cpu "$pid")
+    stop_sampler
+    if [ "$w" = w4 ]; then
+        fresh=$(phase "$w" "$db" verify)
+        verified=$(echo "$fresh" | grep -v '^freshness' | verdict)
+        p50=$(echo "$fresh" | awk '$1 == "freshness" {print $2}')
+        p99=$(echo "$fresh" | awk '$1 == "freshness" {print $3}')
+    fi
+    printf '%s\tpgbench\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$rep" "$tps" "$p50" "$p99" \
+        "$(( cpu1 - cpu0 ))" "$(cat "$memfile")" "$w4_seconds" "$verified" >>"$results"
+    psqlq -d postgres -c "DROP DATABASE $db"
+}
+
+generate 1k 1000 1
+generate 1m 1000000 5
+
 for ((rep = 1; rep <= reps; rep++)); do
-    for w in b0 w1 b1 b3; do
-        echo "== repetition $rep: $w"
-        run_one "$w" "$rep"
+    for job in b0:b0:1k w1:w1:1k w2:w2:1k b1:b1:1k b2:b2:1k b3:b3:1k \
+               b0:b0:1m w3:w1:1m b1:b1:1m b3:b3:1m; do
+        IFS=: read -r label w set <<<"$job"
+        echo "== repetition $rep: $label on $set"
+        run_one "$label" "$w" "$set" "$rep"
+    done
+    for w in p4 w4; do
+        echo "== repetition $rep: $w (pgbench, $w4_seconds s)"
+        run_w4 "$w" "$rep"
     done
 done
 

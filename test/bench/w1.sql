@@ -1,6 +1,6 @@
 -- W1: a stream and one continuous view per sensor per minute.
 -- bench.sh runs it once per phase, with exactly one of the variables
--- setup, finish (after the load) and storage set to true.
+-- setup, finish (after the load), storage and verify set to true.
 \if :setup
 SET client_min_messages = warning;
 CREATE EXTENSION stream_ext;
@@ -14,4 +14,6 @@ SELECT stream_ext.create_continuous_view('result', $$
 SELECT stream_ext.flush('1 hour');
 \elif :storage
 SELECT sum(pg_total_relation_size(partition)) FROM stream_ext.segment WHERE stream = 'ev'::regclass;
+\elif :verify
+\ir verify.sql
 \endif

@@ -163,8 +163,9 @@ unix_socket_directories = '$dir'
 shared_buffers = '2GB'
 max_wal_size = '8GB'
 checkpoint_timeout = '30min'
+track_commit_timestamp = on
 EOF
-    log "server: default durability (fsync and synchronous_commit on), shared_buffers 2GB, max_wal_size 8GB"
+    log "server: default durability (fsync and synchronous_commit on), shared_buffers 2GB, max_wal_size 8GB, track_commit_timestamp on"
     as_runner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
     bench_data=$dir/data
     trap 'as_runner "$bindir/pg_ctl" -D "$bench_data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
