@@ -178,6 +178,7 @@ CREATE TABLE stream_ext.continuous_view (
     batch        text[] NOT NULL,          -- its part of a batch statement (view.c)
     columns      text[] NOT NULL,          -- the stream columns it reads
     batch_size   integer CHECK (batch_size > 0),  -- NULL: stream_ext.batch_size
+    notify       text CHECK (notify <> '' AND octet_length(notify) < 64),  -- channel of changed rows
     owner        regrole NOT NULL,         -- role the batches run as
     timezone     text NOT NULL,            -- settings captured at creation
     datestyle    text NOT NULL,
@@ -188,6 +189,8 @@ CREATE TABLE stream_ext.continuous_view (
     batches      bigint NOT NULL DEFAULT 0,    -- counters, kept with the results
     events       bigint NOT NULL DEFAULT 0,    -- stream events in those batches
     rows_written bigint NOT NULL DEFAULT 0,    -- result rows inserted or updated
+    notifications bigint NOT NULL DEFAULT 0,   -- NOTIFY payloads sent (at commit)
+    notifications_skipped bigint NOT NULL DEFAULT 0,  -- not sent: queue half full, row too large
     retries      bigint NOT NULL DEFAULT 0,    -- batches retried after a transient error
     attempts     integer NOT NULL DEFAULT 0,   -- batches begun but not finished
     last_batch_at timestamptz,
@@ -209,7 +212,8 @@ COMMENT ON FUNCTION stream_ext._guard_result() IS
 CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
                                                    batch_size integer,
                                                    paused boolean,
-                                                   backfill boolean)
+                                                   backfill boolean,
+                                                   notify text)
 RETURNS oid
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
@@ -217,11 +221,12 @@ AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
 CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   batch_size integer DEFAULT NULL,
                                                   paused boolean DEFAULT false,
-                                                  backfill boolean DEFAULT false)
+                                                  backfill boolean DEFAULT false,
+                                                  notify text DEFAULT NULL)
 RETURNS regclass
 LANGUAGE sql
-AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill)::regclass $$;
-COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean) IS
+AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill, notify)::regclass $$;
+COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text) IS
     'creates a continuous view: a result table kept up to date with the query over the events of a stream';
 
 CREATE FUNCTION stream_ext._set_view_state(view regclass, state text)
@@ -267,7 +272,7 @@ COMMENT ON FUNCTION stream_ext.flush(interval) IS
 
 CREATE VIEW stream_ext.continuous_views AS
 SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
-       c.owner, c.batch_size, c.batches, c.last_batch_at, c.last_error, c.created_at
+       c.owner, c.batch_size, c.notify, c.batches, c.last_batch_at, c.last_error, c.created_at
   FROM stream_ext.continuous_view c
  WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
 GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
@@ -1065,6 +1070,8 @@ SELECT c.result AS view,
        c.batches,
        c.events AS events_processed,
        c.rows_written,
+       c.notifications AS notifications_sent,
+       c.notifications_skipped,
        c.last_batch_at,
        b.events_waiting,
        extract(epoch FROM b.lag)::float8 AS lag_seconds,

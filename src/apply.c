@@ -542,8 +542,8 @@ RunBatch(List *group, char **stream_end)
 		elog(ERROR, "could not run the batch of %s", stream_name);
 	StreamApplyingBatch = false;
 	events = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	rows = palloc(sizeof(int64) * list_length(views));
-	for (int i = 0; i < list_length(views); i++)
+	rows = palloc(sizeof(int64) * list_length(views) * 3);
+	for (int i = 0; i < list_length(views) * 3; i++)
 		rows[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											  i + 2, &isnull));
 
@@ -553,19 +553,25 @@ RunBatch(List *group, char **stream_end)
 	/* The end of the batch is the new progress. */
 	foreach(lc, views)
 	{
-		Oid			uargtypes[4] = {OIDOID, PG_SNAPSHOTOID, INT8OID, INT8OID};
-		Datum		uvalues[4];
+		Oid			uargtypes[6] = {OIDOID, PG_SNAPSHOTOID, INT8OID, INT8OID, INT8OID, INT8OID};
+		Datum		uvalues[6];
+		int			i = foreach_current_index(lc) * 3;
 
 		uvalues[0] = ObjectIdGetDatum(lfirst_oid(lc));
 		uvalues[1] = batch_end;
 		uvalues[2] = Int64GetDatum(events);
-		uvalues[3] = Int64GetDatum(rows[foreach_current_index(lc)]);
-		if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-								  "   SET progress = $2, batches = batches + ($3 > 0)::int,"
-								  "       events = events + $3, rows_written = rows_written + $4,"
-								  "       attempts = 0, last_batch_at = pg_catalog.now()"
-								  " WHERE result = $1::pg_catalog.oid",
-								  4, uargtypes, uvalues, NULL, false, 0) != SPI_OK_UPDATE)
+		uvalues[3] = Int64GetDatum(rows[i]);
+		uvalues[4] = Int64GetDatum(rows[i + 1]);
+		uvalues[5] = Int64GetDatum(rows[i + 2]);
+		if (SPI_execute_plan(Prepare("UPDATE stream_ext.continuous_view"
+									 "   SET progress = $2, batches = batches + ($3 > 0)::int,"
+									 "       events = events + $3, rows_written = rows_written + $4,"
+									 "       notifications = notifications + $5,"
+									 "       notifications_skipped = notifications_skipped + $6,"
+									 "       attempts = 0, last_batch_at = pg_catalog.now()"
+									 " WHERE result = $1::pg_catalog.oid",
+									 6, uargtypes),
+							 uvalues, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not advance continuous view %u", lfirst_oid(lc));
 	}
 

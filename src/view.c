@@ -106,10 +106,16 @@ static bool JoinTreeHasStream(Node *node, int stream_rti);
 static void CheckJoins(Node *node, int stream_rti);
 static void RunDDL(const char *sql);
 static Oid	TableOid(const char *qualified_name);
-static List *BatchStatement(ViewShape *shape, const char *partial,
+static List *BatchStatement(ViewShape *shape, const char *partial, const char *notify,
 							Oid result_oid, Oid state_oid,
 							List *key_columns, List *value_columns);
 static void NamePart(List **parts, StringInfo sql, const char *which);
+
+/*
+ * PostgreSQL refuses a NOTIFY payload of this many bytes or more (the
+ * limit is private to commands/async.c).
+ */
+#define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
@@ -151,7 +157,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	RunDDL(state_ddl);
 	state_oid = TableOid(state_table);
 	result_oid = TableOid(result_table);
-	sql = StreamAssembleFragment(BatchStatement(shape, partial, result_oid, state_oid,
+	sql = StreamAssembleFragment(BatchStatement(shape, partial, NULL, result_oid, state_oid,
 												key_columns, value_columns),
 								 result_oid, state_oid);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
@@ -177,6 +183,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	int32		batch_size = has_batch_size ? PG_GETARG_INT32(2) : 0;
 	bool		paused = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	bool		backfill = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	char	   *notify = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
 	RangeVar   *rv;
 	Oid			nspid;
 	char	   *result_table;
@@ -211,6 +218,12 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_size must be at least 1"),
 				 errhint("Leave it NULL to use stream_ext.batch_size.")));
+	if (notify != NULL && (notify[0] == '\0' || strlen(notify) >= NAMEDATALEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid notification channel \"%s\"", notify),
+				 errdetail("A channel name is 1 to %d bytes long.", NAMEDATALEN - 1),
+				 errhint("Leave notify NULL for no notifications.")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
@@ -275,14 +288,14 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		recordDependencyOn(&result_addr, &lookup_addr, DEPENDENCY_NORMAL);
 	}
 
-	parts = BatchStatement(shape, partial, result_oid, state_oid,
+	parts = BatchStatement(shape, partial, notify, result_oid, state_oid,
 						   key_columns, value_columns);
 
 	{
-		Oid			argtypes[13] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
-			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID};
-		Datum		values[13];
-		char		nulls[13];
+		Oid			argtypes[14] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
+			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID};
+		Datum		values[14];
+		char		nulls[14];
 		ListCell   *lc;
 		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
 		int			ncolumns = 0;
@@ -311,17 +324,19 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		nulls[10] = has_batch_size ? ' ' : 'n';
 		values[11] = CStringGetTextDatum(paused ? "paused" : "active");
 		values[12] = BoolGetDatum(backfill);
+		values[13] = notify ? CStringGetTextDatum(notify) : (Datum) 0;
+		nulls[13] = notify ? ' ' : 'n';
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, stream, query, state_table, batch, owner,"
 								  "  timezone, datestyle, search_path, columns, batch_size,"
-								  "  state, progress)"
+								  "  state, progress, notify)"
 								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
 								  "  $10, $11, $12,"
 								  "  CASE WHEN $13 THEN '3:3:'::pg_catalog.pg_snapshot"
-								  "       ELSE pg_catalog.pg_current_snapshot() END)",
-								  13, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "       ELSE pg_catalog.pg_current_snapshot() END, $14)",
+								  14, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register continuous view %s", result_table);
 		SPI_finish();
 	}
@@ -408,7 +423,7 @@ StreamAssembleFragment(List *parts, Oid result, Oid state)
  * together.
  */
 static List *
-BatchStatement(ViewShape *shape, const char *partial,
+BatchStatement(ViewShape *shape, const char *partial, const char *notify,
 			   Oid result_oid, Oid state_oid,
 			   List *key_columns, List *value_columns)
 {
@@ -528,7 +543,39 @@ BatchStatement(ViewShape *shape, const char *partial,
 			appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i++ > 0 ? ", " : "", col, col);
 		}
 	}
-	appendStringInfoString(&sql, " RETURNING 1)");
+	if (notify == NULL)
+	{
+		appendStringInfoString(&sql, " RETURNING 1),\n");
+		appendStringInfo(&sql, "n_%u AS (SELECT false AS sent WHERE false)", n);
+	}
+	else
+	{
+		/*
+		 * A notification per changed row, its JSON, sent at commit; while the
+		 * queue is half full, or for a row whose JSON and even whose key
+		 * columns alone exceed the payload limit, none (counted).
+		 */
+		appendStringInfoString(&sql, " RETURNING r.*),\n");
+		appendStringInfo(&sql,
+						 "n_%u AS (SELECT q.ok AND p.payload IS NOT NULL AS sent,"
+						 " CASE WHEN q.ok AND p.payload IS NOT NULL"
+						 " THEN pg_catalog.pg_notify(%s, p.payload) END"
+						 " FROM (SELECT pg_catalog.pg_notification_queue_usage() < 0.5 AS ok) q,"
+						 " (SELECT CASE WHEN pg_catalog.octet_length(t.j) < %d THEN t.j",
+						 n, quote_literal_cstr(notify), NOTIFY_PAYLOAD_LIMIT);
+		appendStringInfoString(&sql, " ELSE (SELECT k.k FROM (SELECT pg_catalog.json_build_object(");
+		foreach(lc, key_columns)
+		{
+			const char *col = (const char *) lfirst(lc);
+
+			appendStringInfo(&sql, "%s, (t.r).%s, ", quote_literal_cstr(col), quote_identifier(col));
+		}
+		appendStringInfo(&sql,
+						 "'truncated', true)::pg_catalog.text AS k) k"
+						 " WHERE pg_catalog.octet_length(k.k) < %d) END AS payload"
+						 " FROM (SELECT x AS r, pg_catalog.row_to_json(x)::pg_catalog.text AS j FROM r_%u x) t) p)",
+						 NOTIFY_PAYLOAD_LIMIT, n);
+	}
 	parts = lappend(parts, sql.data);
 	return parts;
 }
@@ -1195,7 +1242,8 @@ StreamExtFunction(const char *name, int nargs, Oid *argtypes)
  * The batch, stream_ext_batch, holds the events that $1 (the views'
  * common progress) has not seen and $2 (the end of the batch) sees; the
  * statement reads it once for all the views and returns the number of
- * events in it, then the number of result rows each view wrote.
+ * events in it, then for each view the number of result rows it wrote,
+ * of notifications it sent and of those it could not send.
  */
 char *
 StreamBatchStatement(Oid stream, List *columns, List *views, List *fragments)
@@ -1232,7 +1280,9 @@ StreamBatchStatement(Oid stream, List *columns, List *views, List *fragments)
 	appendStringInfo(&sql, "\nSELECT (SELECT pg_catalog.count(*) FROM %s)",
 					 STREAM_BATCH_CTE);
 	foreach(lc, views)
-		appendStringInfo(&sql, ", (SELECT pg_catalog.count(*) FROM r_%u)",
-						 lfirst_oid(lc));
+		appendStringInfo(&sql, ", (SELECT pg_catalog.count(*) FROM r_%u),"
+						 " (SELECT pg_catalog.count(*) FILTER (WHERE sent) FROM n_%u),"
+						 " (SELECT pg_catalog.count(*) FILTER (WHERE NOT sent) FROM n_%u)",
+						 lfirst_oid(lc), lfirst_oid(lc), lfirst_oid(lc));
 	return sql.data;
 }
