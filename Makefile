@@ -16,6 +16,7 @@ OBJS = \
 	src/segment.o \
 	src/batch.o \
 	src/view.o \
+	src/window.o \
 	src/apply.o \
 	src/guard.o \
 	src/prune.o \

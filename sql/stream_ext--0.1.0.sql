@@ -179,6 +179,14 @@ CREATE TABLE stream_ext.continuous_view (
     columns      text[] NOT NULL,          -- the stream columns it reads
     batch_size   integer CHECK (batch_size > 0),  -- NULL: stream_ext.batch_size
     notify       text CHECK (notify <> '' AND octet_length(notify) < 64),  -- channel of changed rows
+    emit         text NOT NULL DEFAULT 'changes' CHECK (emit IN ('changes', 'final')),
+    append_to    regclass,                 -- table of closed windows
+    watermarked  boolean NOT NULL DEFAULT false,  -- has an event-time window (window.c)
+    allowed_lateness interval NOT NULL DEFAULT '0',
+    late         text NOT NULL DEFAULT 'update' CHECK (late IN ('update', 'drop', 'adjust')),
+    max_future   interval NOT NULL DEFAULT '1 hour',  -- later event times do not move the watermark
+    max_event_time timestamptz,            -- largest event time applied (within max_future)
+    watermark    timestamptz,              -- max_event_time - allowed_lateness, never back
     owner        regrole NOT NULL,         -- role the batches run as
     timezone     text NOT NULL,            -- settings captured at creation
     datestyle    text NOT NULL,
@@ -191,6 +199,9 @@ CREATE TABLE stream_ext.continuous_view (
     rows_written bigint NOT NULL DEFAULT 0,    -- result rows inserted or updated
     notifications bigint NOT NULL DEFAULT 0,   -- NOTIFY payloads sent (at commit)
     notifications_skipped bigint NOT NULL DEFAULT 0,  -- not sent: queue half full, row too large
+    late_events  bigint NOT NULL DEFAULT 0,    -- events for windows already closed
+    windows_closed bigint NOT NULL DEFAULT 0,  -- windows emitted when they closed
+    corrections  bigint NOT NULL DEFAULT 0,    -- closed windows emitted again, changed
     retries      bigint NOT NULL DEFAULT 0,    -- batches retried after a transient error
     attempts     integer NOT NULL DEFAULT 0,   -- batches begun but not finished
     last_batch_at timestamptz,
@@ -213,7 +224,12 @@ CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
                                                    batch_size integer,
                                                    paused boolean,
                                                    backfill boolean,
-                                                   notify text)
+                                                   notify text,
+                                                   emit text,
+                                                   append_to text,
+                                                   allowed_lateness interval,
+                                                   late text,
+                                                   max_future interval)
 RETURNS oid
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
@@ -222,11 +238,18 @@ CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   batch_size integer DEFAULT NULL,
                                                   paused boolean DEFAULT false,
                                                   backfill boolean DEFAULT false,
-                                                  notify text DEFAULT NULL)
+                                                  notify text DEFAULT NULL,
+                                                  emit text DEFAULT 'changes',
+                                                  append_to text DEFAULT NULL,
+                                                  allowed_lateness interval DEFAULT '0',
+                                                  late text DEFAULT 'update',
+                                                  max_future interval DEFAULT '1 hour')
 RETURNS regclass
 LANGUAGE sql
-AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill, notify)::regclass $$;
-COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text) IS
+AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill, notify,
+                                                emit, append_to, allowed_lateness, late, max_future)::regclass $$;
+COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text,
+                                                      text, text, interval, text, interval) IS
     'creates a continuous view: a result table kept up to date with the query over the events of a stream';
 
 CREATE FUNCTION stream_ext._set_view_state(view regclass, state text)
@@ -272,7 +295,8 @@ COMMENT ON FUNCTION stream_ext.flush(interval) IS
 
 CREATE VIEW stream_ext.continuous_views AS
 SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
-       c.owner, c.batch_size, c.notify, c.batches, c.last_batch_at, c.last_error, c.created_at
+       c.owner, c.batch_size, c.notify, c.emit, c.append_to, c.allowed_lateness, c.late,
+       c.max_future, c.batches, c.last_batch_at, c.last_error, c.created_at
   FROM stream_ext.continuous_view c
  WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
 GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
@@ -1072,6 +1096,11 @@ SELECT c.result AS view,
        c.rows_written,
        c.notifications AS notifications_sent,
        c.notifications_skipped,
+       c.max_event_time,
+       c.watermark,
+       c.late_events,
+       c.windows_closed,
+       c.corrections,
        c.last_batch_at,
        b.events_waiting,
        extract(epoch FROM b.lag)::float8 AS lag_seconds,

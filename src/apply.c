@@ -368,7 +368,8 @@ RunBatch(List *group, char **stream_end)
 	Datum		progress = (Datum) 0;
 	Datum		batch_end;
 	int64		events = 0;
-	int64	   *rows;
+	Datum	   *outcome;
+	char	   *outnulls;
 	bool		more = false;
 	int			batch_size = INT_MAX;
 	char	   *stream_name;
@@ -417,7 +418,7 @@ RunBatch(List *group, char **stream_end)
 	argtypes[1] = TEXTOID;
 	values[1] = CStringGetTextDatum(first->progress);
 	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress,"
-							  "       state_table::pg_catalog.oid"
+							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid"
 							  "  FROM stream_ext.continuous_view"
 							  " WHERE result = ANY ($1) AND state = 'active'"
 							  "   AND progress::pg_catalog.text = $2"
@@ -441,7 +442,8 @@ RunBatch(List *group, char **stream_end)
 			parts = lappend(parts, TextDatumGetCString(elems[j]));
 		fragments = lappend(fragments,
 							StreamAssembleFragment(parts, view,
-												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull))));
+												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull)),
+												   DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull))));
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
 						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		for (int j = 0; j < nelems; j++)
@@ -542,10 +544,13 @@ RunBatch(List *group, char **stream_end)
 		elog(ERROR, "could not run the batch of %s", stream_name);
 	StreamApplyingBatch = false;
 	events = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	rows = palloc(sizeof(int64) * list_length(views) * 3);
-	for (int i = 0; i < list_length(views) * 3; i++)
-		rows[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-											  i + 2, &isnull));
+	outcome = palloc(sizeof(Datum) * list_length(views) * VIEW_BATCH_COLUMNS);
+	outnulls = palloc(sizeof(char) * list_length(views) * VIEW_BATCH_COLUMNS);
+	for (int i = 0; i < list_length(views) * VIEW_BATCH_COLUMNS; i++)
+	{
+		outcome[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 2, &isnull);
+		outnulls[i] = isnull ? 'n' : ' ';
+	}
 
 	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -553,25 +558,32 @@ RunBatch(List *group, char **stream_end)
 	/* The end of the batch is the new progress. */
 	foreach(lc, views)
 	{
-		Oid			uargtypes[6] = {OIDOID, PG_SNAPSHOTOID, INT8OID, INT8OID, INT8OID, INT8OID};
-		Datum		uvalues[6];
-		int			i = foreach_current_index(lc) * 3;
+		Oid			uargtypes[3 + VIEW_BATCH_COLUMNS] = {OIDOID, PG_SNAPSHOTOID, INT8OID,
+			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		uvalues[3 + VIEW_BATCH_COLUMNS];
+		char		unulls[3 + VIEW_BATCH_COLUMNS];
+		int			i = foreach_current_index(lc) * VIEW_BATCH_COLUMNS;
 
 		uvalues[0] = ObjectIdGetDatum(lfirst_oid(lc));
 		uvalues[1] = batch_end;
 		uvalues[2] = Int64GetDatum(events);
-		uvalues[3] = Int64GetDatum(rows[i]);
-		uvalues[4] = Int64GetDatum(rows[i + 1]);
-		uvalues[5] = Int64GetDatum(rows[i + 2]);
+		memset(unulls, ' ', 3);
+		memcpy(uvalues + 3, outcome + i, sizeof(Datum) * VIEW_BATCH_COLUMNS);
+		memcpy(unulls + 3, outnulls + i, VIEW_BATCH_COLUMNS);
 		if (SPI_execute_plan(Prepare("UPDATE stream_ext.continuous_view"
 									 "   SET progress = $2, batches = batches + ($3 > 0)::int,"
 									 "       events = events + $3, rows_written = rows_written + $4,"
 									 "       notifications = notifications + $5,"
 									 "       notifications_skipped = notifications_skipped + $6,"
+									 "       late_events = late_events + $7,"
+									 "       windows_closed = windows_closed + $8,"
+									 "       corrections = corrections + $9,"
+									 "       max_event_time = COALESCE($10, max_event_time),"
+									 "       watermark = CASE WHEN $11 > '-infinity' THEN $11 END,"
 									 "       attempts = 0, last_batch_at = pg_catalog.now()"
 									 " WHERE result = $1::pg_catalog.oid",
-									 6, uargtypes),
-							 uvalues, NULL, false, 0) != SPI_OK_UPDATE)
+									 3 + VIEW_BATCH_COLUMNS, uargtypes),
+							 uvalues, unulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not advance continuous view %u", lfirst_oid(lc));
 	}
 

@@ -100,10 +100,35 @@ extern ConditionVariable *StreamFlushCV(void);
 
 /* view.c */
 #define STREAM_BATCH_CTE		"stream_ext_batch"
+/* Per view, a batch statement returns: rows written, notifications sent and
+ * skipped, late events, windows closed, corrections, max event time, watermark. */
+#define VIEW_BATCH_COLUMNS		8
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
 								  struct List *views, struct List *fragments);
-extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state);
+extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append);
+
+/* window.c */
+typedef struct StreamWindow
+{
+	int			key;			/* which grouping key (k1..kn) is the window */
+	bool		hop;			/* hop()'s window_start or window_end, else tumble() */
+	bool		is_end;			/* the key is the window's end */
+	char	   *ts_column;		/* the stream's event_time column */
+	Oid			ts_type;
+	char	   *size;			/* SQL of the constants */
+	char	   *slide;
+	char	   *origin;
+} StreamWindow;
+struct Query;
+extern StreamWindow *StreamFindWindow(struct Query *query, int stream_rti, Oid stream,
+									  struct List *keys);
+extern char *StreamWindowEnd(StreamWindow *window, const char *key_sql);
+extern char *StreamWindowKeyAfter(StreamWindow *window, const char *key_sql,
+								  const char *bound_sql);
+extern char *StreamWindowLateEvents(StreamWindow *window, const char *wm_sql);
+extern char *StreamWindowEventClosed(StreamWindow *window, const char *ts_sql,
+									 const char *wm_sql);
 
 /* apply.c */
 extern bool StreamApplyViews(void);

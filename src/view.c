@@ -70,6 +70,7 @@
 #include "utils/ruleutils.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "stream_ext.h"
 
@@ -83,7 +84,17 @@ typedef struct ViewShape
 	List	   *state_types;	/* Oid of each aggregate's stored state */
 	List	   *columns;		/* names of the stream columns it reads */
 	List	   *lookups;		/* OIDs of the tables joined as lookups */
+	StreamWindow *window;		/* its event-time window, or NULL */
 } ViewShape;
+
+/* What a view does besides keeping its result table (create_continuous_view). */
+typedef struct ContinuousViewOptions
+{
+	char	   *notify;			/* channel, or NULL */
+	bool		emit_final;		/* notify closed windows, not changes */
+	char		late;			/* 'u'pdate, 'd'rop or 'a'djust late events */
+	char	   *append_to;		/* table of closed windows, or NULL */
+} ContinuousViewOptions;
 
 typedef struct FinalContext
 {
@@ -95,7 +106,7 @@ static ViewShape *AnalyzeViewQuery(const char *query_string);
 static void CheckViewQuery(ViewShape *shape);
 static char *PartialQuery(ViewShape *shape);
 static Node *FinalMutator(Node *node, FinalContext *context);
-static char *StateTableDDL(ViewShape *shape, const char *state_table);
+static char *StateTableDDL(ViewShape *shape, const char *state_table, bool emitting);
 static char *ResultTableDDL(ViewShape *shape, const char *result_table,
 							List **key_columns, List **value_columns);
 static bool KeyIsNotNull(Node *expr, ViewShape *shape);
@@ -105,8 +116,11 @@ static bool IsHop(RangeTblEntry *rte);
 static bool JoinTreeHasStream(Node *node, int stream_rti);
 static void CheckJoins(Node *node, int stream_rti);
 static void RunDDL(const char *sql);
+static int	IntervalSign(Interval *interval);
+static Oid	AppendTable(const char *name, Oid relid, const char *qualified,
+						const char *result_table, ViewShape *shape);
 static Oid	TableOid(const char *qualified_name);
-static List *BatchStatement(ViewShape *shape, const char *partial, const char *notify,
+static List *BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
 							Oid result_oid, Oid state_oid,
 							List *key_columns, List *value_columns);
 static void NamePart(List **parts, StringInfo sql, const char *which);
@@ -141,6 +155,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	Oid			state_oid;
 	Oid			result_oid;
 	int			save_nestlevel;
+	ContinuousViewOptions no_options = {NULL, false, 'u', NULL};
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
@@ -151,15 +166,15 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 							 GUC_ACTION_SAVE, true, 0, false);
 
 	partial = PartialQuery(shape);
-	state_ddl = StateTableDDL(shape, state_table);
+	state_ddl = StateTableDDL(shape, state_table, false);
 	result_ddl = ResultTableDDL(shape, result_table, &key_columns, &value_columns);
 	RunDDL(result_ddl);
 	RunDDL(state_ddl);
 	state_oid = TableOid(state_table);
 	result_oid = TableOid(result_table);
-	sql = StreamAssembleFragment(BatchStatement(shape, partial, NULL, result_oid, state_oid,
+	sql = StreamAssembleFragment(BatchStatement(shape, partial, &no_options, result_oid, state_oid,
 												key_columns, value_columns),
-								 result_oid, state_oid);
+								 result_oid, state_oid, InvalidOid);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
 							   list_make1_oid(result_oid), list_make1(sql));
 
@@ -184,6 +199,15 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	bool		paused = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	bool		backfill = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 	char	   *notify = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	char	   *emit = PG_ARGISNULL(6) ? "changes" : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	char	   *append_to = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	Interval   *allowed_lateness = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
+	char	   *late = PG_ARGISNULL(9) ? "update" : text_to_cstring(PG_GETARG_TEXT_PP(9));
+	Interval   *max_future = PG_ARGISNULL(10) ? NULL : PG_GETARG_INTERVAL_P(10);
+	ContinuousViewOptions options = {notify, false, 'u', append_to};
+	Oid			append_oid = InvalidOid;
+	char	   *append_qualified = NULL;
+	bool		emitting;
 	RangeVar   *rv;
 	Oid			nspid;
 	char	   *result_table;
@@ -224,11 +248,47 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 				 errmsg("invalid notification channel \"%s\"", notify),
 				 errdetail("A channel name is 1 to %d bytes long.", NAMEDATALEN - 1),
 				 errhint("Leave notify NULL for no notifications.")));
+	if (strcmp(emit, "final") == 0)
+		options.emit_final = true;
+	else if (strcmp(emit, "changes") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid emit \"%s\"", emit),
+				 errhint("Use 'changes' (every changed row) or 'final' (each window once it closes).")));
+	if (options.emit_final && notify == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("emit => 'final' needs notify"),
+				 errhint("emit says what the notify channel gets; append_to records closed windows without it.")));
+	if (strcmp(late, "update") == 0 || strcmp(late, "drop") == 0 || strcmp(late, "adjust") == 0)
+		options.late = late[0];
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid late \"%s\"", late),
+				 errhint("Use 'update', 'drop' or 'adjust'.")));
+	if ((allowed_lateness != NULL && IntervalSign(allowed_lateness) < 0) ||
+		(max_future != NULL && IntervalSign(max_future) < 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative",
+						max_future != NULL && IntervalSign(max_future) < 0 ? "max_future" : "allowed_lateness")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
 	nspid = RangeVarGetCreationNamespace(rv);
 	result_table = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
+
+	/* The table for closed windows, named under the caller's search_path. */
+	if (append_to != NULL)
+	{
+		RangeVar   *arv = makeRangeVarFromNameList(stringToQualifiedNameList(append_to));
+
+		append_oid = RangeVarGetRelid(arv, AccessShareLock, true);
+		if (!OidIsValid(append_oid))
+			append_qualified = quote_qualified_identifier(get_namespace_name(RangeVarGetCreationNamespace(arv)),
+														  arv->relname);
+	}
 
 	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
 		ereport(ERROR,
@@ -238,6 +298,35 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
+	shape->window = StreamFindWindow(shape->query, shape->stream_rti, shape->stream, shape->keys);
+	emitting = shape->window != NULL && (options.emit_final || append_to != NULL);
+	if (shape->window == NULL &&
+		(options.emit_final || append_to != NULL || options.late != 'u' ||
+		 (allowed_lateness != NULL && IntervalSign(allowed_lateness) != 0)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s needs an event-time window",
+						options.emit_final ? "emit => 'final'" : append_to != NULL ? "append_to" :
+						options.late != 'u' ? "late" : "allowed_lateness"),
+				 errhint("Group by stream_ext.tumble() of the stream's event_time column, or by window_start or window_end of stream_ext.hop() over it, with constant sizes.")));
+	if (options.late == 'a' && shape->window->hop)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("late => 'adjust' works with tumbling windows only"),
+				 errhint("With hop(), use 'update' or 'drop'.")));
+	if (emitting)
+	{
+		foreach(lc, shape->query->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (!tle->resjunk && strcmp(tle->resname, "revision") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("output column \"revision\" is reserved for closed windows"),
+						 errhint("Closed windows carry their revision in a column of that name; rename yours with AS.")));
+		}
+	}
 
 	/* The creator, who owns the view, must be able to run its query. */
 	aclresult = pg_class_aclcheck(shape->stream, owner, ACL_SELECT);
@@ -265,7 +354,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 			 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname, result_oid);
 	state_table = quote_qualified_identifier("stream_ext", state_name);
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
-	RunDDL(StateTableDDL(shape, state_table));
+	RunDDL(StateTableDDL(shape, state_table, emitting));
 	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
 					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
 					state_table));
@@ -288,14 +377,31 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		recordDependencyOn(&result_addr, &lookup_addr, DEPENDENCY_NORMAL);
 	}
 
-	parts = BatchStatement(shape, partial, notify, result_oid, state_oid,
+	/*
+	 * The table of closed windows: made LIKE the result table, with the
+	 * revision and when it was appended, unless it exists; then it must
+	 * be a table with those columns that the owner may insert into.
+	 */
+	if (append_to != NULL)
+	{
+		ObjectAddress append_addr;
+
+		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+		append_oid = AppendTable(append_to, append_oid, append_qualified, result_table, shape);
+		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+		ObjectAddressSet(append_addr, RelationRelationId, append_oid);
+		recordDependencyOn(&result_addr, &append_addr, DEPENDENCY_NORMAL);
+	}
+
+	parts = BatchStatement(shape, partial, &options, result_oid, state_oid,
 						   key_columns, value_columns);
 
 	{
-		Oid			argtypes[14] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
-			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID};
-		Datum		values[14];
-		char		nulls[14];
+		Oid			argtypes[20] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
+			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
+		TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID};
+		Datum		values[20];
+		char		nulls[20];
 		ListCell   *lc;
 		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
 		int			ncolumns = 0;
@@ -326,17 +432,29 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		values[12] = BoolGetDatum(backfill);
 		values[13] = notify ? CStringGetTextDatum(notify) : (Datum) 0;
 		nulls[13] = notify ? ' ' : 'n';
+		values[14] = CStringGetTextDatum(emit);
+		values[15] = ObjectIdGetDatum(append_oid);
+		nulls[15] = OidIsValid(append_oid) ? ' ' : 'n';
+		values[16] = allowed_lateness ? IntervalPGetDatum(allowed_lateness) : (Datum) 0;
+		nulls[16] = allowed_lateness ? ' ' : 'n';
+		values[17] = CStringGetTextDatum(late);
+		values[18] = max_future ? IntervalPGetDatum(max_future) : (Datum) 0;
+		nulls[18] = max_future ? ' ' : 'n';
+		values[19] = BoolGetDatum(shape->window != NULL);
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, stream, query, state_table, batch, owner,"
 								  "  timezone, datestyle, search_path, columns, batch_size,"
-								  "  state, progress, notify)"
+								  "  state, progress, notify, emit, append_to,"
+								  "  allowed_lateness, late, max_future, watermarked)"
 								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
 								  "  $10, $11, $12,"
 								  "  CASE WHEN $13 THEN '3:3:'::pg_catalog.pg_snapshot"
-								  "       ELSE pg_catalog.pg_current_snapshot() END, $14)",
-								  14, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "       ELSE pg_catalog.pg_current_snapshot() END, $14, $15,"
+								  "  $16::pg_catalog.oid, COALESCE($17, '0'::pg_catalog.interval), $18,"
+								  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20)",
+								  20, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register continuous view %s", result_table);
 		SPI_finish();
 	}
@@ -345,6 +463,70 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	AtEOXact_GUC(false, save_nestlevel);
 	StreamWakeWorkerAtCommit();
 	PG_RETURN_OID(result_oid);
+}
+
+/*
+ * IntervalSign returns -1, 0 or 1 as an interval is negative, zero or
+ * positive.
+ */
+static int
+IntervalSign(Interval *interval)
+{
+	Interval	zero = {0, 0, 0};
+
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(interval),
+											 IntervalPGetDatum(&zero)));
+}
+
+/*
+ * AppendTable returns the table closed windows are appended to, creating
+ * it LIKE the result table (plus revision and emitted_at) as the current
+ * user when it does not exist.
+ */
+static Oid
+AppendTable(const char *name, Oid relid, const char *qualified,
+			const char *result_table, ViewShape *shape)
+{
+	ListCell   *lc;
+	AclResult	aclresult;
+
+	if (!OidIsValid(relid))
+	{
+		RunDDL(psprintf("CREATE TABLE %s (LIKE %s, revision integer NOT NULL,"
+						" emitted_at timestamptz NOT NULL DEFAULT pg_catalog.now())",
+						qualified, result_table));
+		return TableOid(qualified);
+	}
+
+	if (get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" cannot take the closed windows of a continuous view", name),
+				 errhint("append_to names an ordinary table, or one to create.")));
+	if (RelationIsStream(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a stream", name),
+				 errhint("append_to names an ordinary table, or one to create.")));
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk && get_attnum(relid, tle->resname) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table \"%s\" has no column \"%s\"", name, tle->resname),
+					 errhint("The table closed windows go to needs every output column of the view and a column revision.")));
+	}
+	if (get_attnum(relid, "revision") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table \"%s\" has no column \"revision\"", name),
+				 errhint("The table closed windows go to needs every output column of the view and a column revision.")));
+	return relid;
 }
 
 /*
@@ -388,7 +570,7 @@ NamePart(List **parts, StringInfo sql, const char *which)
  * follows when they are renamed or moved).
  */
 char *
-StreamAssembleFragment(List *parts, Oid result, Oid state)
+StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -402,7 +584,8 @@ StreamAssembleFragment(List *parts, Oid result, Oid state)
 			appendStringInfoString(&sql, part);
 		else
 		{
-			Oid			relid = strcmp(part, "result") == 0 ? result : state;
+			Oid			relid = strcmp(part, "result") == 0 ? result :
+				strcmp(part, "append") == 0 ? append : state;
 			char	   *relname = get_rel_name(relid);
 
 			if (relname == NULL)
@@ -416,14 +599,97 @@ StreamAssembleFragment(List *parts, Oid result, Oid state)
 }
 
 /*
- * BatchStatement returns the view's part of a batch statement, which folds
- * a batch into the state and result tables (see the top of the file), as
- * pieces of SQL, with "result" or "state" between them where the name of
- * the result or the state table goes: StreamAssembleFragment puts them
- * together.
+ * StateKeys returns the state table's key columns k1..kn, qualified by
+ * alias; ResultKeys the result table's columns of the same keys.
  */
 static List *
-BatchStatement(ViewShape *shape, const char *partial, const char *notify,
+StateKeys(ViewShape *shape, const char *alias)
+{
+	List	   *keys = NIL;
+
+	for (int i = 1; i <= Max(list_length(shape->keys), 1); i++)
+		keys = lappend(keys, psprintf("%s.k%d", alias, i));
+	return keys;
+}
+
+static List *
+ResultKeys(ViewShape *shape, const char *alias)
+{
+	List	   *keys = NIL;
+	ListCell   *lc;
+
+	foreach(lc, shape->keys)
+		keys = lappend(keys, psprintf("%s.%s", alias,
+									  quote_identifier(lfirst_node(TargetEntry, lc)->resname)));
+	return keys;
+}
+
+/*
+ * KeysMatch appends a condition that the grouping keys a and b are equal:
+ * = where a key cannot be null, which lets the planner probe a unique
+ * index or hash, IS NOT DISTINCT FROM where it can.
+ */
+static void
+KeysMatch(StringInfo sql, ViewShape *shape, List *a, List *b)
+{
+	ListCell   *la;
+	ListCell   *lb;
+
+	forboth(la, a, lb, b)
+	{
+		int			i = foreach_current_index(la);
+		bool		notnull = shape->keys == NIL ||
+			KeyIsNotNull((Node *) ((TargetEntry *) list_nth(shape->keys, i))->expr, shape);
+
+		appendStringInfo(sql, "%s%s %s %s", i > 0 ? " AND " : "", (char *) lfirst(la),
+						 notnull ? "=" : "IS NOT DISTINCT FROM", (char *) lfirst(lb));
+	}
+}
+
+/*
+ * NotifyPart appends n_<n>: one notification per row of the CTE source,
+ * its JSON, on the channel; while the queue is half full, or for a row
+ * whose JSON and even whose key columns alone (with the revision, if
+ * any) exceed the payload limit, none.  Column sent tells which.
+ */
+static void
+NotifyPart(StringInfo sql, unsigned int n, const char *channel, const char *source,
+		   List *key_columns, bool revision)
+{
+	ListCell   *lc;
+
+	appendStringInfo(sql,
+					 "n_%u AS (SELECT q.ok AND p.payload IS NOT NULL AS sent,"
+					 " CASE WHEN q.ok AND p.payload IS NOT NULL"
+					 " THEN pg_catalog.pg_notify(%s, p.payload) END"
+					 " FROM (SELECT pg_catalog.pg_notification_queue_usage() < 0.5 AS ok) q,"
+					 " (SELECT CASE WHEN pg_catalog.octet_length(t.j) < %d THEN t.j"
+					 " ELSE (SELECT k.k FROM (SELECT pg_catalog.json_build_object(",
+					 n, quote_literal_cstr(channel), NOTIFY_PAYLOAD_LIMIT);
+	foreach(lc, key_columns)
+	{
+		const char *col = (const char *) lfirst(lc);
+
+		appendStringInfo(sql, "%s, (t.r).%s, ", quote_literal_cstr(col), quote_identifier(col));
+	}
+	if (revision)
+		appendStringInfoString(sql, "'revision', (t.r).revision, ");
+	appendStringInfo(sql,
+					 "'truncated', true)::pg_catalog.text AS k) k"
+					 " WHERE pg_catalog.octet_length(k.k) < %d) END AS payload"
+					 " FROM (SELECT x AS r, pg_catalog.row_to_json(x)::pg_catalog.text AS j FROM %s x) t) p),\n",
+					 NOTIFY_PAYLOAD_LIMIT, source);
+}
+
+/*
+ * BatchStatement returns the view's part of a batch statement, which folds
+ * a batch into the state and result tables and emits what the view's
+ * options ask for (see the top of the file), as pieces of SQL, with
+ * "result", "state" or "append" between them where the name of that table
+ * goes: StreamAssembleFragment puts them together.
+ */
+static List *
+BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
 			   Oid result_oid, Oid state_oid,
 			   List *key_columns, List *value_columns)
 {
@@ -437,6 +703,10 @@ BatchStatement(ViewShape *shape, const char *partial, const char *notify,
 	ListCell   *lc;
 	int			i;
 	int			nkeys = Max(list_length(shape->keys), 1);
+	StreamWindow *window = shape->window;
+	bool		emitting = window != NULL && (options->emit_final || options->append_to != NULL);
+	char	   *wm_old = psprintf("(SELECT wm_old FROM t_%u)", n);
+	char	   *wm_new = psprintf("(SELECT wm_new FROM t_%u)", n);
 
 	/* Key and state column lists of the state table. */
 	initStringInfo(&keys);
@@ -452,7 +722,44 @@ BatchStatement(ViewShape *shape, const char *partial, const char *notify,
 	fcontext.carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "p_%u AS (%s),\n", n, partial);
+
+	/*
+	 * The watermark before this batch (wm_old), the largest event time seen
+	 * (max_future ahead of the clock at most), the watermark after it.
+	 */
+	if (window != NULL)
+		appendStringInfo(&sql,
+						 "t_%u AS (SELECT COALESCE(c.watermark, '-infinity') AS wm_old,"
+						 " GREATEST(c.max_event_time, b.mx) AS mx,"
+						 " COALESCE(GREATEST(c.watermark,"
+						 " GREATEST(c.max_event_time, b.mx) - c.allowed_lateness), '-infinity') AS wm_new"
+						 " FROM stream_ext.continuous_view c, LATERAL (SELECT pg_catalog.max(%s)::pg_catalog.timestamptz AS mx"
+						 " FROM %s WHERE %s <= pg_catalog.now() + c.max_future) b"
+						 " WHERE c.result = %u::pg_catalog.oid),\n",
+						 n, quote_identifier(window->ts_column), STREAM_BATCH_CTE,
+						 quote_identifier(window->ts_column), n);
+
+	/* The batch's partial states: late events dropped or moved, if asked. */
+	if (window != NULL && options->late == 'd')
+		appendStringInfo(&sql, "p_%u AS (SELECT * FROM (%s) p WHERE %s),\n", n, partial,
+						 StreamWindowKeyAfter(window, psprintf("p.k%d", window->key), wm_old));
+	else if (window != NULL && options->late == 'a')
+	{
+		const char *ts = quote_identifier(window->ts_column);
+
+		appendStringInfo(&sql, "p_%u AS (WITH %s AS (SELECT ", n, STREAM_BATCH_CTE);
+		foreach(lc, shape->columns)
+		{
+			if (strcmp((char *) lfirst(lc), window->ts_column) != 0)
+				appendStringInfo(&sql, "%s, ", quote_identifier((char *) lfirst(lc)));
+		}
+		appendStringInfo(&sql, "CASE WHEN %s THEN %s::%s ELSE %s END AS %s FROM %s) %s),\n",
+						 StreamWindowEventClosed(window, ts, wm_old), wm_old,
+						 format_type_be(window->ts_type), ts, ts, STREAM_BATCH_CTE, partial);
+	}
+	else
+		appendStringInfo(&sql, "p_%u AS (%s),\n", n, partial);
+
 	appendStringInfo(&sql, "m_%u AS (SELECT %s", n, keys.data);
 	i = 0;
 	foreach(lc, shape->aggs)
@@ -469,29 +776,41 @@ BatchStatement(ViewShape *shape, const char *partial, const char *notify,
 					 keys.data, states.data, n, keys.data, states.data);
 	NamePart(&parts, &sql, "state");
 	appendStringInfo(&sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
-	for (i = 1; i <= nkeys; i++)
-	{
-		/*
-		 * Equality lets the planner probe the state table's unique index or
-		 * hash it; IS NOT DISTINCT FROM, needed where a key can be null,
-		 * can do neither.
-		 */
-		bool		notnull = shape->keys == NIL ||
-			KeyIsNotNull((Node *) ((TargetEntry *) list_nth(shape->keys, i - 1))->expr, shape);
-
-		appendStringInfo(&sql, "%sp.k%d %s st.k%d",
-						 i > 1 ? " AND " : "", i,
-						 notnull ? "=" : "IS NOT DISTINCT FROM", i);
-	}
+	KeysMatch(&sql, shape, StateKeys(shape, "p"), StateKeys(shape, "st"));
 	appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
 
+	/*
+	 * The states; a window's revision counts how often it was emitted: once
+	 * when it closed, once more for every batch that changed it since.
+	 */
 	appendStringInfo(&sql, "w_%u AS (INSERT INTO ", n);
 	NamePart(&parts, &sql, "state");
-	appendStringInfo(&sql, " AS st SELECT %s%s FROM m_%u ON CONFLICT (%s) DO UPDATE SET ",
-					 keys.data, states.data, n, keys.data);
+	if (!emitting)
+		appendStringInfo(&sql, " AS st SELECT %s%s FROM m_%u", keys.data, states.data, n);
+	else
+	{
+		appendStringInfo(&sql, " AS st (%s%s, stream_ext_rev) SELECT ", keys.data, states.data);
+		for (i = 1; i <= nkeys; i++)
+			appendStringInfo(&sql, "m.k%d, ", i);
+		for (i = 1; i <= list_length(shape->aggs); i++)
+			appendStringInfo(&sql, "m.s%d, ", i);
+		appendStringInfo(&sql,
+						 "COALESCE(o.stream_ext_rev, 0) + (%s <= %s)::pg_catalog.int4"
+						 " FROM m_%u m LEFT JOIN ",
+						 StreamWindowEnd(window, psprintf("m.k%d", window->key)), wm_new, n);
+		NamePart(&parts, &sql, "state");
+		appendStringInfoString(&sql, " o ON ");
+		KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "o"));
+	}
+	appendStringInfo(&sql, " ON CONFLICT (%s) DO UPDATE SET ", keys.data);
 	for (i = 1; i <= list_length(shape->aggs); i++)
 		appendStringInfo(&sql, "%ss%d = EXCLUDED.s%d", i > 1 ? ", " : "", i, i);
-	appendStringInfoString(&sql, " RETURNING 1),\n");
+	if (emitting)
+		appendStringInfo(&sql, ", stream_ext_rev = EXCLUDED.stream_ext_rev RETURNING %s,"
+						 " stream_ext_rev, %s <= %s AS closed),\n",
+						 keys.data, StreamWindowEnd(window, psprintf("k%d", window->key)), wm_new);
+	else
+		appendStringInfoString(&sql, " RETURNING 1),\n");
 
 	/* The result rows: the user's output, finalized from m. */
 	appendStringInfo(&sql, "r_%u AS (INSERT INTO ", n);
@@ -543,39 +862,91 @@ BatchStatement(ViewShape *shape, const char *partial, const char *notify,
 			appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i++ > 0 ? ", " : "", col, col);
 		}
 	}
-	if (notify == NULL)
-	{
-		appendStringInfoString(&sql, " RETURNING 1),\n");
-		appendStringInfo(&sql, "n_%u AS (SELECT false AS sent WHERE false)", n);
-	}
-	else
+	appendStringInfo(&sql, " RETURNING %s),\n",
+					 options->notify != NULL || emitting ? "r.*" : "1");
+
+	if (emitting)
 	{
 		/*
-		 * A notification per changed row, its JSON, sent at commit; while the
-		 * queue is half full, or for a row whose JSON and even whose key
-		 * columns alone exceed the payload limit, none (counted).
+		 * Windows that close in this batch without having changed in it: to
+		 * revision 1.  The partial index on their key finds them.
 		 */
-		appendStringInfoString(&sql, " RETURNING r.*),\n");
-		appendStringInfo(&sql,
-						 "n_%u AS (SELECT q.ok AND p.payload IS NOT NULL AS sent,"
-						 " CASE WHEN q.ok AND p.payload IS NOT NULL"
-						 " THEN pg_catalog.pg_notify(%s, p.payload) END"
-						 " FROM (SELECT pg_catalog.pg_notification_queue_usage() < 0.5 AS ok) q,"
-						 " (SELECT CASE WHEN pg_catalog.octet_length(t.j) < %d THEN t.j",
-						 n, quote_literal_cstr(notify), NOTIFY_PAYLOAD_LIMIT);
-		appendStringInfoString(&sql, " ELSE (SELECT k.k FROM (SELECT pg_catalog.json_build_object(");
-		foreach(lc, key_columns)
-		{
-			const char *col = (const char *) lfirst(lc);
+		appendStringInfo(&sql, "v_%u AS (UPDATE ", n);
+		NamePart(&parts, &sql, "state");
+		appendStringInfo(&sql, " st SET stream_ext_rev = 1 WHERE st.stream_ext_rev = 0 AND %s AND NOT (%s)"
+						 " AND NOT EXISTS (SELECT 1 FROM m_%u m WHERE ",
+						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_old),
+						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_new), n);
+		KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "st"));
+		appendStringInfo(&sql, ") RETURNING %s),\n", keys.data);
 
-			appendStringInfo(&sql, "%s, (t.r).%s, ", quote_literal_cstr(col), quote_identifier(col));
+		/* What closed: the result rows of those and of the changed closed ones. */
+		appendStringInfo(&sql, "e_%u AS (SELECT r.*, w.stream_ext_rev AS revision"
+						 " FROM r_%u r JOIN w_%u w ON ", n, n, n);
+		KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "w"));
+		appendStringInfoString(&sql, " WHERE w.closed UNION ALL SELECT r.*, 1 FROM ");
+		NamePart(&parts, &sql, "result");
+		appendStringInfo(&sql, " r JOIN v_%u v ON ", n);
+		KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "v"));
+		appendStringInfoString(&sql, "),\n");
+
+		if (options->append_to != NULL)
+		{
+			appendStringInfo(&sql, "a_%u AS (INSERT INTO ", n);
+			NamePart(&parts, &sql, "append");
+			appendStringInfoString(&sql, " (");
+			foreach(lc, shape->query->targetList)
+			{
+				TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+				if (!tle->resjunk)
+					appendStringInfo(&sql, "%s, ", quote_identifier(tle->resname));
+			}
+			appendStringInfoString(&sql, "revision) SELECT ");
+			foreach(lc, shape->query->targetList)
+			{
+				TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+				if (!tle->resjunk)
+					appendStringInfo(&sql, "e.%s, ", quote_identifier(tle->resname));
+			}
+			appendStringInfo(&sql, "e.revision FROM e_%u e RETURNING 1),\n", n);
 		}
-		appendStringInfo(&sql,
-						 "'truncated', true)::pg_catalog.text AS k) k"
-						 " WHERE pg_catalog.octet_length(k.k) < %d) END AS payload"
-						 " FROM (SELECT x AS r, pg_catalog.row_to_json(x)::pg_catalog.text AS j FROM r_%u x) t) p)",
-						 NOTIFY_PAYLOAD_LIMIT, n);
 	}
+
+	if (options->notify != NULL)
+		NotifyPart(&sql, n, options->notify,
+				   psprintf(options->emit_final ? "e_%u" : "r_%u", n), key_columns,
+				   options->emit_final);
+	else
+		appendStringInfo(&sql, "n_%u AS (SELECT false AS sent WHERE false),\n", n);
+
+	/*
+	 * What the batch did, one row: result rows written, notifications sent
+	 * and not sent, late events, windows emitted closed and corrected, the
+	 * largest event time and the watermark after it.
+	 */
+	appendStringInfo(&sql,
+					 "o_%u AS (SELECT (SELECT pg_catalog.count(*) FROM r_%u),"
+					 " (SELECT pg_catalog.count(*) FILTER (WHERE sent) FROM n_%u),"
+					 " (SELECT pg_catalog.count(*) FILTER (WHERE NOT sent) FROM n_%u), ",
+					 n, n, n, n);
+	if (window != NULL)
+		appendStringInfo(&sql, "(%s), ", StreamWindowLateEvents(window, wm_old));
+	else
+		appendStringInfoString(&sql, "0::pg_catalog.int8, ");
+	if (emitting)
+		appendStringInfo(&sql,
+						 "(SELECT pg_catalog.count(*) FILTER (WHERE revision = 1) FROM e_%u),"
+						 " (SELECT pg_catalog.count(*) FILTER (WHERE revision > 1) FROM e_%u), ",
+						 n, n);
+	else
+		appendStringInfoString(&sql, "0::pg_catalog.int8, 0::pg_catalog.int8, ");
+	if (window != NULL)
+		appendStringInfo(&sql, "(SELECT mx FROM t_%u), %s)", n, wm_new);
+	else
+		appendStringInfoString(&sql, "NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz)");
+
 	parts = lappend(parts, sql.data);
 	return parts;
 }
@@ -1088,7 +1459,7 @@ ColumnType(Node *expr)
  * StateTableDDL creates the state table: keys k1..kn, states s1..sm.
  */
 static char *
-StateTableDDL(ViewShape *shape, const char *state_table)
+StateTableDDL(ViewShape *shape, const char *state_table, bool emitting)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -1110,10 +1481,17 @@ StateTableDDL(ViewShape *shape, const char *state_table)
 	i = 0;
 	foreach(lc, shape->state_types)
 		appendStringInfo(&sql, ", s%d %s", ++i, format_type_be(lfirst_oid(lc)));
+	if (emitting)
+		appendStringInfoString(&sql, ", stream_ext_rev integer NOT NULL DEFAULT 0");
 	appendStringInfoString(&sql, ", UNIQUE NULLS NOT DISTINCT (");
 	for (i = 1; i <= nkeys; i++)
 		appendStringInfo(&sql, "%sk%d", i > 1 ? ", " : "", i);
 	appendStringInfoString(&sql, "))");
+
+	/* The windows not emitted yet, by their key (BatchStatement, v_n). */
+	if (emitting)
+		appendStringInfo(&sql, "; CREATE INDEX ON %s (k%d) WHERE stream_ext_rev = 0",
+						 state_table, shape->window->key);
 	return sql.data;
 }
 
@@ -1242,8 +1620,8 @@ StreamExtFunction(const char *name, int nargs, Oid *argtypes)
  * The batch, stream_ext_batch, holds the events that $1 (the views'
  * common progress) has not seen and $2 (the end of the batch) sees; the
  * statement reads it once for all the views and returns the number of
- * events in it, then for each view the number of result rows it wrote,
- * of notifications it sent and of those it could not send.
+ * events in it, then for each view the VIEW_BATCH_COLUMNS columns of its
+ * o_n (see BatchStatement).
  */
 char *
 StreamBatchStatement(Oid stream, List *columns, List *views, List *fragments)
@@ -1277,12 +1655,10 @@ StreamBatchStatement(Oid stream, List *columns, List *views, List *fragments)
 					 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
 	foreach(lc, fragments)
 		appendStringInfo(&sql, ",\n%s", (char *) lfirst(lc));
-	appendStringInfo(&sql, "\nSELECT (SELECT pg_catalog.count(*) FROM %s)",
+	appendStringInfo(&sql, "\nSELECT (SELECT pg_catalog.count(*) FROM %s), *",
 					 STREAM_BATCH_CTE);
 	foreach(lc, views)
-		appendStringInfo(&sql, ", (SELECT pg_catalog.count(*) FROM r_%u),"
-						 " (SELECT pg_catalog.count(*) FILTER (WHERE sent) FROM n_%u),"
-						 " (SELECT pg_catalog.count(*) FILTER (WHERE NOT sent) FROM n_%u)",
-						 lfirst_oid(lc), lfirst_oid(lc), lfirst_oid(lc));
+		appendStringInfo(&sql, "%s o_%u", foreach_current_index(lc) == 0 ? " FROM" : ",",
+						 lfirst_oid(lc));
 	return sql.data;
 }

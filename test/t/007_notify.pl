@@ -138,6 +138,39 @@ is( $node->safe_psql('postgres', q{
 SELECT notifications_sent || ' ' || notifications_skipped FROM stream_ext.stats WHERE view = 'per_label'::regclass}),
 	'4 1', 'stats count notifications sent and skipped');
 
+# emit => 'final': a notification per window when it closes (the
+# watermark passes its end), with revision 1, and one more for each later
+# batch that changes it (a late event), with the next revision; nothing
+# for open windows.
+$node->safe_psql('postgres', q{
+SELECT stream_ext.create_continuous_view('hourly', $$
+    SELECT sensor, stream_ext.tumble(ts, '1 hour') AS hour, count(*) AS n, sum(v) AS total
+      FROM readings GROUP BY sensor, hour$$, notify => 'closed hours', emit => 'final');
+});
+$in .= qq{LISTEN "closed hours";\n};
+collect();
+$node->safe_psql('postgres', q{
+INSERT INTO readings VALUES (1, 'h', 1, '2026-02-01 00:10'), (2, 'h', 2, '2026-02-01 00:50'),
+                            (1, 'h', 3, '2026-02-01 01:20');
+SELECT stream_ext.flush();
+});
+my @closed = map { decode_json($_->[1]) } grep { $_->[0] eq 'closed hours' } collect();
+is_deeply(
+	[ sort { $a->{sensor} <=> $b->{sensor} || $a->{hour} cmp $b->{hour} } @closed ],
+	[ map { { %$_, revision => 1 } } @{ rows_json(q{SELECT * FROM hourly WHERE hour < '2026-02-01 01:00+00' ORDER BY sensor, hour}) } ],
+	'emit final: the windows the watermark passed, each once, revision 1');
+$node->safe_psql('postgres', q{
+INSERT INTO readings VALUES (1, 'h', 10, '2026-02-01 00:30');
+SELECT stream_ext.flush();
+});
+@closed = map { decode_json($_->[1]) } grep { $_->[0] eq 'closed hours' } collect();
+is_deeply(\@closed,
+	[ map { { %$_, revision => 2 } } @{ rows_json(q{SELECT * FROM hourly WHERE sensor = 1 AND hour = '2026-02-01 00:00+00'}) } ],
+	'a late event: the closed window again, revision 2, with its new values');
+is($node->safe_psql('postgres', q{
+SELECT windows_closed || ' ' || corrections || ' ' || late_events FROM stream_ext.stats WHERE view = 'hourly'::regclass}),
+	'2 1 1', 'stats: windows closed, corrections, late events');
+
 # Refused channel names.
 my ($ret, $stdout, $stderr) = $node->psql('postgres', q{
 SELECT stream_ext.create_continuous_view('bad', 'SELECT count(*) FROM readings', notify => '')});

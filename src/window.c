@@ -1,0 +1,243 @@
+/*-------------------------------------------------------------------------
+ *
+ * window.c
+ *	  Event-time windows of a continuous view: which grouping key is the
+ *	  window, and the SQL that tells when a window ends and which events of
+ *	  a batch are late.
+ *
+ * A view has an event-time window when one of its grouping keys is
+ *
+ *	- stream_ext.tumble(ts, size [, origin]), or
+ *	- window_start or window_end of LATERAL stream_ext.hop(ts, size, slide
+ *	  [, origin]),
+ *
+ * with ts the stream's event_time column and size, slide and origin
+ * constants.  Its windows then close as the view's watermark passes their
+ * end (apply.c keeps the watermark; view.c generates what a batch does
+ * with closed windows and late events from the expressions built here).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/primnodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "stream_ext.h"
+
+static char *EventTimeColumn(Oid stream);
+static bool IsStreamExtFunction(Oid funcid, const char *name);
+static char *ConstSQL(Node *node);
+static List *FullArguments(FuncExpr *func);
+
+/*
+ * StreamFindWindow returns the event-time window among the grouping keys
+ * of a view's query, or NULL when it has none.  keys are the grouping
+ * keys' TargetEntries in the order of the state table's k1..kn.
+ */
+StreamWindow *
+StreamFindWindow(Query *query, int stream_rti, Oid stream, List *keys)
+{
+	char	   *ts_column = EventTimeColumn(stream);
+	AttrNumber	ts_attno;
+	ListCell   *lc;
+
+	if (ts_column == NULL)
+		return NULL;
+	ts_attno = get_attnum(stream, ts_column);
+
+	foreach(lc, keys)
+	{
+		Expr	   *expr = lfirst_node(TargetEntry, lc)->expr;
+		FuncExpr   *func = NULL;
+		bool		hop = false;
+		bool		is_end = false;
+		Var		   *ts;
+		List	   *args;
+		StreamWindow *window;
+
+		if (IsA(expr, FuncExpr) && IsStreamExtFunction(((FuncExpr *) expr)->funcid, "tumble"))
+			func = (FuncExpr *) expr;
+		else if (IsA(expr, Var) && ((Var *) expr)->varlevelsup == 0)
+		{
+			Var		   *var = (Var *) expr;
+			RangeTblEntry *rte = rt_fetch(var->varno, query->rtable);
+			RangeTblFunction *rtfunc;
+
+			if (rte->rtekind != RTE_FUNCTION || list_length(rte->functions) != 1 ||
+				(var->varattno != 1 && var->varattno != 2))
+				continue;
+			rtfunc = linitial_node(RangeTblFunction, rte->functions);
+			if (!IsA(rtfunc->funcexpr, FuncExpr) ||
+				!IsStreamExtFunction(((FuncExpr *) rtfunc->funcexpr)->funcid, "hop"))
+				continue;
+			func = (FuncExpr *) rtfunc->funcexpr;
+			hop = true;
+			is_end = var->varattno == 2;
+		}
+		if (func == NULL)
+			continue;
+		args = FullArguments(func);
+		if (list_length(args) != (hop ? 4 : 3))
+			continue;
+
+		/* Over the stream's event time, with constant sizes. */
+		ts = (Var *) linitial(args);
+		if (!IsA(ts, Var) || ts->varno != stream_rti || ts->varattno != ts_attno ||
+			ts->varlevelsup != 0 ||
+			!IsA(lsecond(args), Const) || !IsA(lthird(args), Const) ||
+			(hop && !IsA(lfourth(args), Const)))
+			continue;
+
+		window = palloc0(sizeof(StreamWindow));
+		window->key = foreach_current_index(lc) + 1;
+		window->hop = hop;
+		window->is_end = is_end;
+		window->ts_column = ts_column;
+		window->ts_type = ts->vartype;
+		window->size = ConstSQL(lsecond(args));
+		if (hop)
+		{
+			window->slide = ConstSQL(lthird(args));
+			window->origin = ConstSQL(lfourth(args));
+		}
+		else
+			window->origin = ConstSQL(lthird(args));
+		return window;
+	}
+	return NULL;
+}
+
+/*
+ * StreamWindowEnd returns the SQL of the end of the window whose key is
+ * key_sql (an expression over the key column).
+ */
+char *
+StreamWindowEnd(StreamWindow *window, const char *key_sql)
+{
+	if (window->is_end)
+		return pstrdup(key_sql);
+	return psprintf("(%s + %s)", key_sql, window->size);
+}
+
+/*
+ * StreamWindowKeyAfter returns a condition that the window whose key is
+ * key_sql ends after the time bound_sql, written on the key itself so
+ * that an index on it serves.
+ */
+char *
+StreamWindowKeyAfter(StreamWindow *window, const char *key_sql, const char *bound_sql)
+{
+	if (window->is_end)
+		return psprintf("%s > %s", key_sql, bound_sql);
+	return psprintf("%s > (%s) - %s", key_sql, bound_sql, window->size);
+}
+
+/*
+ * StreamWindowLateEvents returns a query counting the late events of the
+ * batch: those of the tumbling window that ended by the time wm_sql; for
+ * hopping windows, each (event, window) pair whose window ended by then.
+ */
+char *
+StreamWindowLateEvents(StreamWindow *window, const char *wm_sql)
+{
+	const char *ts = quote_identifier(window->ts_column);
+
+	if (window->hop)
+		return psprintf("SELECT pg_catalog.count(*) AS n FROM %s b,"
+						" LATERAL stream_ext.hop(b.%s, %s, %s, %s) w"
+						" WHERE w.window_end <= (%s)",
+						STREAM_BATCH_CTE, ts, window->size, window->slide,
+						window->origin, wm_sql);
+	return psprintf("SELECT pg_catalog.count(*) AS n FROM %s b WHERE %s",
+					STREAM_BATCH_CTE, StreamWindowEventClosed(window, psprintf("b.%s", ts), wm_sql));
+}
+
+/*
+ * StreamWindowEventClosed returns a condition that the tumbling window of
+ * the event time ts_sql ended by the time wm_sql.
+ */
+char *
+StreamWindowEventClosed(StreamWindow *window, const char *ts_sql, const char *wm_sql)
+{
+	Assert(!window->hop);
+	return psprintf("pg_catalog.date_bin(%s, %s, %s) + %s <= (%s)",
+					window->size, ts_sql, window->origin, window->size, wm_sql);
+}
+
+/*
+ * EventTimeColumn returns the name of a stream's event_time column, or
+ * NULL when it has none.
+ */
+static char *
+EventTimeColumn(Oid stream)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream)};
+	char	   *column = NULL;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT event_time::pg_catalog.text FROM stream_ext.stream"
+							  " WHERE relid = $1::pg_catalog.oid",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read stream %u", stream);
+	if (SPI_processed == 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (value != NULL)
+		{
+			column = SPI_palloc(strlen(value) + 1);
+			strcpy(column, value);
+		}
+	}
+	SPI_finish();
+	return column;
+}
+
+/*
+ * IsStreamExtFunction tells whether a function is stream_ext.<name>.
+ */
+static bool
+IsStreamExtFunction(Oid funcid, const char *name)
+{
+	char	   *fname = get_func_name(funcid);
+
+	return fname != NULL && strcmp(fname, name) == 0 &&
+		get_func_namespace(funcid) == get_namespace_oid("stream_ext", false);
+}
+
+/*
+ * FullArguments returns a call's arguments with the defaults of those it
+ * leaves out.
+ */
+static List *
+FullArguments(FuncExpr *func)
+{
+	HeapTuple	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(func->funcid));
+	List	   *args;
+
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", func->funcid);
+	args = expand_function_arguments(func->args, false, func->funcresulttype, proctup);
+	ReleaseSysCache(proctup);
+	return args;
+}
+
+/*
+ * ConstSQL deparses a constant, with its type.
+ */
+static char *
+ConstSQL(Node *node)
+{
+	return deparse_expression(node, NIL, false, false);
+}
