@@ -171,16 +171,19 @@ COMMENT ON FUNCTION stream_ext.hop(timestamptz, interval, interval, timestamptz)
 -- ---------------------------------------------------------------------
 
 CREATE TABLE stream_ext.continuous_view (
-    result       regclass PRIMARY KEY,     -- the view is its result table
+    result       regclass PRIMARY KEY,     -- the view is its result table (a transform: its view)
+    kind         text NOT NULL DEFAULT 'view' CHECK (kind IN ('view', 'transform')),
     stream       regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
     query        text NOT NULL,
-    state_table  regclass NOT NULL,
+    state_table  regclass CHECK ((state_table IS NULL) = (kind = 'transform')),
+    target       regclass CHECK ((target IS NULL) = (kind = 'view')),  -- a transform's rows go here
     batch        text[] NOT NULL,          -- its part of a batch statement (view.c)
     columns      text[] NOT NULL,          -- the stream columns it reads
     batch_size   integer CHECK (batch_size > 0),  -- NULL: stream_ext.batch_size
     notify       text CHECK (notify <> '' AND octet_length(notify) < 64),  -- channel of changed rows
     emit         text NOT NULL DEFAULT 'changes' CHECK (emit IN ('changes', 'final')),
     append_to    regclass,                 -- table of closed windows
+    output_stream regclass,                -- stream each batch's delta is written to
     watermarked  boolean NOT NULL DEFAULT false,  -- has an event-time window (window.c)
     allowed_lateness interval NOT NULL DEFAULT '0',
     late         text NOT NULL DEFAULT 'update' CHECK (late IN ('update', 'drop', 'adjust')),
@@ -229,7 +232,8 @@ CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
                                                    append_to text,
                                                    allowed_lateness interval,
                                                    late text,
-                                                   max_future interval)
+                                                   max_future interval,
+                                                   output_stream text)
 RETURNS oid
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
@@ -243,14 +247,45 @@ CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   append_to text DEFAULT NULL,
                                                   allowed_lateness interval DEFAULT '0',
                                                   late text DEFAULT 'update',
-                                                  max_future interval DEFAULT '1 hour')
+                                                  max_future interval DEFAULT '1 hour',
+                                                  output_stream text DEFAULT NULL)
 RETURNS regclass
 LANGUAGE sql
 AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill, notify,
-                                                emit, append_to, allowed_lateness, late, max_future)::regclass $$;
+                                                emit, append_to, allowed_lateness, late, max_future,
+                                                output_stream)::regclass $$;
 COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text,
-                                                      text, text, interval, text, interval) IS
+                                                      text, text, interval, text, interval, text) IS
     'creates a continuous view: a result table kept up to date with the query over the events of a stream';
+
+-- Output streams (view.c): the columns of a stream that hold aggregate
+-- states, written by continuous views with output_stream, read back with
+-- combine() by the views over that stream.
+CREATE TABLE stream_ext.state_column (
+    stream          regclass NOT NULL REFERENCES stream_ext.stream ON DELETE CASCADE,
+    attnum          int2 NOT NULL,          -- the column
+    aggregate       regprocedure NOT NULL,  -- whose state it holds
+    argument_types  regtype[] NOT NULL,     -- of the aggregate call
+    star            boolean NOT NULL,       -- count(*)
+    result_type     regtype NOT NULL,       -- the finalized value's type
+    input_collation regcollation,
+    result_collation regcollation,
+    PRIMARY KEY (stream, attnum)
+);
+COMMENT ON TABLE stream_ext.state_column IS 'stream_ext: stream columns holding aggregate states';
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.state_column', '');
+GRANT SELECT ON stream_ext.state_column TO PUBLIC;
+
+CREATE FUNCTION stream_ext._combine_outside(state anyelement, value anyelement)
+RETURNS anyelement
+LANGUAGE C IMMUTABLE
+AS 'MODULE_PATHNAME', 'stream_ext_combine_outside';
+CREATE AGGREGATE stream_ext.combine(anyelement) (
+    SFUNC = stream_ext._combine_outside,
+    STYPE = anyelement
+);
+COMMENT ON AGGREGATE stream_ext.combine(anyelement) IS
+    'in a continuous view over an output stream: the aggregate whose states the column holds, combined';
 
 CREATE FUNCTION stream_ext._set_view_state(view regclass, state text)
 RETURNS void
@@ -270,10 +305,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM stream_ext.continuous_view c WHERE c.result = view) THEN
+    IF NOT EXISTS (SELECT 1 FROM stream_ext.continuous_view c
+                    WHERE c.result = view AND c.kind = 'view') THEN
         RAISE EXCEPTION '% is not a continuous view', view
             USING ERRCODE = 'wrong_object_type',
-                  HINT = 'SELECT * FROM stream_ext.continuous_views lists them.';
+                  HINT = 'SELECT * FROM stream_ext.continuous_views lists them; drop a transform with stream_ext.drop_transform().';
     END IF;
     EXECUTE format('DROP TABLE %s', view);
 END;
@@ -295,11 +331,80 @@ COMMENT ON FUNCTION stream_ext.flush(interval) IS
 
 CREATE VIEW stream_ext.continuous_views AS
 SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
-       c.owner, c.batch_size, c.notify, c.emit, c.append_to, c.allowed_lateness, c.late,
-       c.max_future, c.batches, c.last_batch_at, c.last_error, c.created_at
+       c.owner, c.batch_size, c.notify, c.emit, c.append_to, c.output_stream, c.allowed_lateness,
+       c.late, c.max_future, c.batches, c.last_batch_at, c.last_error, c.created_at
   FROM stream_ext.continuous_view c
- WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
+ WHERE c.kind = 'view' AND pg_catalog.has_table_privilege(c.result, 'SELECT');
 GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Continuous transforms (view.c): rows of a query without aggregates,
+-- written into a table or stream by the worker's batches
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext._create_transform(name text, query text, target regclass,
+                                             batch_size integer, paused boolean,
+                                             backfill boolean)
+RETURNS oid
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_create_transform';
+
+CREATE FUNCTION stream_ext.create_transform(name text, query text, target regclass,
+                                            batch_size integer DEFAULT NULL,
+                                            paused boolean DEFAULT false,
+                                            backfill boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE sql
+AS $$ SELECT stream_ext._create_transform(name, query, target, batch_size, paused,
+                                          backfill)::regclass $$;
+COMMENT ON FUNCTION stream_ext.create_transform(text, text, regclass, integer, boolean, boolean) IS
+    'creates a continuous transform: the rows of a query over a stream''s events, written into a table or stream once per event';
+
+CREATE FUNCTION stream_ext._transform(transform regclass)
+RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM stream_ext.continuous_view c
+                    WHERE c.result = transform AND c.kind = 'transform') THEN
+        RAISE EXCEPTION '% is not a transform', transform
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'SELECT * FROM stream_ext.transforms lists them.';
+    END IF;
+    RETURN transform;
+END;
+$$;
+
+CREATE FUNCTION stream_ext._drop_transform(transform regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('DROP VIEW %s', stream_ext._transform(transform));
+END;
+$$;
+
+-- Names are resolved with the caller's search_path.
+CREATE FUNCTION stream_ext.drop_transform(name text)
+RETURNS void LANGUAGE sql
+AS $$ SELECT stream_ext._drop_transform(name::regclass) $$;
+COMMENT ON FUNCTION stream_ext.drop_transform(text) IS
+    'drops a continuous transform; the rows it wrote stay in its target';
+CREATE FUNCTION stream_ext.pause_transform(name text)
+RETURNS void LANGUAGE sql
+AS $$ SELECT stream_ext._set_view_state(stream_ext._transform(name::regclass), 'paused') $$;
+CREATE FUNCTION stream_ext.resume_transform(name text)
+RETURNS void LANGUAGE sql
+AS $$ SELECT stream_ext._set_view_state(stream_ext._transform(name::regclass), 'active') $$;
+
+CREATE VIEW stream_ext.transforms AS
+SELECT c.result AS name, c.query, c.stream, c.target, c.state, c.owner, c.batch_size,
+       c.batches, c.last_batch_at, c.last_error, c.created_at
+  FROM stream_ext.continuous_view c
+ WHERE c.kind = 'transform' AND pg_catalog.has_table_privilege(c.result, 'SELECT');
+GRANT SELECT ON stream_ext.transforms TO PUBLIC;
 
 CREATE FUNCTION stream_ext._view_sql(query text, result_table text, state_table text)
 RETURNS text
@@ -683,6 +788,7 @@ DECLARE
     views text;
     sources text;
     v regclass;
+    k text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
         RAISE EXCEPTION 'table % is not a stream', stream
@@ -707,8 +813,9 @@ BEGIN
                   DETAIL = format('Continuous views: %s.', views),
                   HINT = 'Drop the views first, or use stream_ext.drop_stream(stream, cascade => true).';
     END IF;
-    FOR v IN SELECT c.result FROM stream_ext.continuous_view c WHERE c.stream = drop_stream.stream LOOP
-        EXECUTE format('DROP TABLE %s', v);
+    FOR v, k IN SELECT c.result, c.kind FROM stream_ext.continuous_view c
+                 WHERE c.stream = drop_stream.stream LOOP
+        EXECUTE format('DROP %s %s', CASE k WHEN 'transform' THEN 'VIEW' ELSE 'TABLE' END, v);
     END LOOP;
     EXECUTE format('DROP TABLE %s%s', stream, CASE WHEN "cascade" THEN ' CASCADE' ELSE '' END);
 END;

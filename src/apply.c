@@ -418,7 +418,7 @@ RunBatch(List *group, char **stream_end)
 	argtypes[1] = TEXTOID;
 	values[1] = CStringGetTextDatum(first->progress);
 	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress,"
-							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid"
+							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid, COALESCE(output_stream, target)::pg_catalog.oid"
 							  "  FROM stream_ext.continuous_view"
 							  " WHERE result = ANY ($1) AND state = 'active'"
 							  "   AND progress::pg_catalog.text = $2"
@@ -443,7 +443,8 @@ RunBatch(List *group, char **stream_end)
 		fragments = lappend(fragments,
 							StreamAssembleFragment(parts, view,
 												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull)),
-												   DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull))));
+												   DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull)),
+												   DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull))));
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
 						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		for (int j = 0; j < nelems; j++)

@@ -29,6 +29,21 @@
 PG_FUNCTION_INFO_V1(stream_ext_flush);
 
 /*
+ * CurrentSnapshot returns pg_current_snapshot(), in the caller's memory
+ * context.  SPI must be connected.
+ */
+static Datum
+CurrentSnapshot(void)
+{
+	bool		isnull;
+
+	if (SPI_execute("SELECT pg_catalog.pg_current_snapshot()", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not take a snapshot");
+	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+							 false, -1);
+}
+
+/*
  * stream_ext_flush waits for the views; see the file header.
  */
 Datum
@@ -40,6 +55,7 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 	Datum		target;
 	Oid			argtypes[1] = {PG_SNAPSHOTOID};
 	bool		isnull;
+	int64		passes;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -53,10 +69,17 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 													   PointerGetDatum(timeout)));
 
 	SPI_connect();
-	if (SPI_execute("SELECT pg_catalog.pg_current_snapshot()", false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not take a snapshot");
-	target = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-							   false, -1);
+
+	/*
+	 * Views with an output stream, and transforms, write events that other
+	 * views may read: each such link in a chain takes one more pass, with a new snapshot once the
+	 * last one is covered.
+	 */
+	if (SPI_execute("SELECT pg_catalog.count(*) FROM stream_ext.continuous_view"
+					" WHERE (output_stream IS NOT NULL OR target IS NOT NULL) AND state = 'active'", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the continuous views");
+	passes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	target = CurrentSnapshot();
 
 	for (;;)
 	{
@@ -82,7 +105,12 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 					 errdetail("%s", errors),
 					 errhint("Fix the cause, then run stream_ext.resume_continuous_view(); its events are kept.")));
 		if (pending == 0)
-			break;
+		{
+			if (passes-- <= 0)
+				break;
+			target = CurrentSnapshot();
+			continue;
+		}
 
 		now = GetCurrentTimestamp();
 		if (now >= deadline)

@@ -82,6 +82,7 @@ static void InvalidateMarkers(Datum arg, int cacheid, uint32 hashvalue);
 PG_FUNCTION_INFO_V1(stream_ext_partial_marker);
 PG_FUNCTION_INFO_V1(stream_ext_carry_marker);
 PG_FUNCTION_INFO_V1(stream_ext_detoast);
+PG_FUNCTION_INFO_V1(stream_ext_combine_outside);
 
 /*
  * stream_ext_detoast returns its bytea argument detoasted.  Stored states
@@ -120,6 +121,21 @@ stream_ext_carry_marker(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("stream_ext.carry() must be the FILTER of an aggregate call"),
 			 errhint("It is used in the queries stream_ext generates for continuous views.")));
+	PG_RETURN_NULL();
+}
+
+/*
+ * stream_ext_combine_outside is the transition function of the aggregate
+ * stream_ext.combine(), which view.c replaces in continuous views over
+ * output streams; anywhere else it refuses to run.
+ */
+Datum
+stream_ext_combine_outside(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("stream_ext.combine() works only in a continuous view over an output stream"),
+			 errhint("Create a continuous view that reads the output stream; combine() there merges the states a column holds.")));
 	PG_RETURN_NULL();
 }
 

@@ -106,7 +106,8 @@ extern ConditionVariable *StreamFlushCV(void);
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
 								  struct List *views, struct List *fragments);
-extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append);
+extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append,
+									Oid output);
 
 /* window.c */
 typedef struct StreamWindow

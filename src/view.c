@@ -44,6 +44,7 @@
 #include "access/htup_details.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -58,6 +59,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
+#include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
@@ -94,6 +96,7 @@ typedef struct ContinuousViewOptions
 	bool		emit_final;		/* notify closed windows, not changes */
 	char		late;			/* 'u'pdate, 'd'rop or 'a'djust late events */
 	char	   *append_to;		/* table of closed windows, or NULL */
+	bool		output;			/* write each batch's delta into a stream */
 } ContinuousViewOptions;
 
 typedef struct FinalContext
@@ -102,9 +105,14 @@ typedef struct FinalContext
 	Oid			carry_oid;
 } FinalContext;
 
+/* What the query being checked defines, for messages. */
+static const char *checking = "continuous view";
+
 static ViewShape *AnalyzeViewQuery(const char *query_string);
 static void CheckViewQuery(ViewShape *shape);
 static char *PartialQuery(ViewShape *shape);
+static char *BatchQuery(ViewShape *shape, Query *pq);
+static void CheckFromItems(ViewShape *shape);
 static Node *FinalMutator(Node *node, FinalContext *context);
 static char *StateTableDDL(ViewShape *shape, const char *state_table, bool emitting);
 static char *ResultTableDDL(ViewShape *shape, const char *result_table,
@@ -119,6 +127,11 @@ static void RunDDL(const char *sql);
 static int	IntervalSign(Interval *interval);
 static Oid	AppendTable(const char *name, Oid relid, const char *qualified,
 						const char *result_table, ViewShape *shape);
+static Oid	OutputStream(const char *name, Oid relid, const char *qualified,
+						 ViewShape *shape);
+static void ResolveCombine(ViewShape *shape);
+static void CheckNoCycle(Oid output, Oid stream, const char *name);
+static char *ColumnType(Node *expr);
 static Oid	TableOid(const char *qualified_name);
 static List *BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
 							Oid result_oid, Oid state_oid,
@@ -133,6 +146,7 @@ static void NamePart(List **parts, StringInfo sql, const char *which);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
+PG_FUNCTION_INFO_V1(stream_ext_create_transform);
 
 /*
  * stream_ext_view_sql analyzes a continuous view's query, creates its
@@ -155,7 +169,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	Oid			state_oid;
 	Oid			result_oid;
 	int			save_nestlevel;
-	ContinuousViewOptions no_options = {NULL, false, 'u', NULL};
+	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false};
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
@@ -174,7 +188,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	result_oid = TableOid(result_table);
 	sql = StreamAssembleFragment(BatchStatement(shape, partial, &no_options, result_oid, state_oid,
 												key_columns, value_columns),
-								 result_oid, state_oid, InvalidOid);
+								 result_oid, state_oid, InvalidOid, InvalidOid);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
 							   list_make1_oid(result_oid), list_make1(sql));
 
@@ -204,7 +218,10 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	Interval   *allowed_lateness = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
 	char	   *late = PG_ARGISNULL(9) ? "update" : text_to_cstring(PG_GETARG_TEXT_PP(9));
 	Interval   *max_future = PG_ARGISNULL(10) ? NULL : PG_GETARG_INTERVAL_P(10);
-	ContinuousViewOptions options = {notify, false, 'u', append_to};
+	char	   *output_stream = PG_ARGISNULL(11) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(11));
+	ContinuousViewOptions options = {notify, false, 'u', append_to, output_stream != NULL};
+	Oid			output_oid = InvalidOid;
+	char	   *output_qualified = NULL;
 	Oid			append_oid = InvalidOid;
 	char	   *append_qualified = NULL;
 	bool		emitting;
@@ -255,11 +272,11 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid emit \"%s\"", emit),
 				 errhint("Use 'changes' (every changed row) or 'final' (each window once it closes).")));
-	if (options.emit_final && notify == NULL)
+	if (options.emit_final && notify == NULL && output_stream == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("emit => 'final' needs notify"),
-				 errhint("emit says what the notify channel gets; append_to records closed windows without it.")));
+				 errmsg("emit => 'final' needs notify or output_stream"),
+				 errhint("emit says what the notify channel and the output stream get; append_to records closed windows without it.")));
 	if (strcmp(late, "update") == 0 || strcmp(late, "drop") == 0 || strcmp(late, "adjust") == 0)
 		options.late = late[0];
 	else
@@ -288,6 +305,17 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		if (!OidIsValid(append_oid))
 			append_qualified = quote_qualified_identifier(get_namespace_name(RangeVarGetCreationNamespace(arv)),
 														  arv->relname);
+	}
+
+	/* The output stream likewise. */
+	if (output_stream != NULL)
+	{
+		RangeVar   *orv = makeRangeVarFromNameList(stringToQualifiedNameList(output_stream));
+
+		output_oid = RangeVarGetRelid(orv, AccessShareLock, true);
+		if (!OidIsValid(output_oid))
+			output_qualified = quote_qualified_identifier(get_namespace_name(RangeVarGetCreationNamespace(orv)),
+														  orv->relname);
 	}
 
 	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
@@ -393,15 +421,27 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		recordDependencyOn(&result_addr, &append_addr, DEPENDENCY_NORMAL);
 	}
 
+	/* The stream each batch's delta goes to (OutputStream). */
+	if (output_stream != NULL)
+	{
+		ObjectAddress output_addr;
+
+		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+		output_oid = OutputStream(output_stream, output_oid, output_qualified, shape);
+		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+		ObjectAddressSet(output_addr, RelationRelationId, output_oid);
+		recordDependencyOn(&result_addr, &output_addr, DEPENDENCY_NORMAL);
+	}
+
 	parts = BatchStatement(shape, partial, &options, result_oid, state_oid,
 						   key_columns, value_columns);
 
 	{
-		Oid			argtypes[20] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
+		Oid			argtypes[21] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
 			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
-		TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID};
-		Datum		values[20];
-		char		nulls[20];
+		TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID};
+		Datum		values[21];
+		char		nulls[21];
 		ListCell   *lc;
 		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
 		int			ncolumns = 0;
@@ -441,20 +481,23 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		values[18] = max_future ? IntervalPGetDatum(max_future) : (Datum) 0;
 		nulls[18] = max_future ? ' ' : 'n';
 		values[19] = BoolGetDatum(shape->window != NULL);
+		values[20] = ObjectIdGetDatum(output_oid);
+		nulls[20] = OidIsValid(output_oid) ? ' ' : 'n';
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, stream, query, state_table, batch, owner,"
 								  "  timezone, datestyle, search_path, columns, batch_size,"
 								  "  state, progress, notify, emit, append_to,"
-								  "  allowed_lateness, late, max_future, watermarked)"
+								  "  allowed_lateness, late, max_future, watermarked, output_stream)"
 								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
 								  "  $10, $11, $12,"
 								  "  CASE WHEN $13 THEN '3:3:'::pg_catalog.pg_snapshot"
 								  "       ELSE pg_catalog.pg_current_snapshot() END, $14, $15,"
 								  "  $16::pg_catalog.oid, COALESCE($17, '0'::pg_catalog.interval), $18,"
-								  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20)",
-								  20, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20,"
+								  "  $21::pg_catalog.oid)",
+								  21, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register continuous view %s", result_table);
 		SPI_finish();
 	}
@@ -463,6 +506,243 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	AtEOXact_GUC(false, save_nestlevel);
 	StreamWakeWorkerAtCommit();
 	PG_RETURN_OID(result_oid);
+}
+
+/*
+ * CheckTransformQuery refuses what a transform cannot do: its rows must
+ * come from each event on its own (and its lookup rows), so that applying
+ * the events batch by batch gives the rows of the query over all of them.
+ */
+static void
+CheckTransformQuery(ViewShape *shape)
+{
+	Query	   *q = shape->query;
+
+	checking = "transform";
+	if (q->setOperations != NULL)
+		Refuse("UNION, INTERSECT or EXCEPT", "Create one transform per query.");
+	if (q->cteList != NIL)
+		Refuse("WITH", "Write the query without common table expressions.");
+	if (q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL || q->havingQual != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a transform cannot aggregate"),
+				 errhint("Use stream_ext.create_continuous_view() for a query with aggregates or GROUP BY.")));
+	if (q->hasWindowFuncs)
+		Refuse("a window function", "A transform sees each event on its own.");
+	if (q->limitCount != NULL || q->limitOffset != NULL)
+		Refuse("LIMIT or OFFSET", "A transform writes a row for every event its query keeps.");
+	if (q->sortClause != NIL)
+		Refuse("ORDER BY", "Rows are written in no particular order; sort when reading the target.");
+	if (q->distinctClause != NIL)
+		Refuse("DISTINCT", "Events of different batches cannot be told apart as duplicates.");
+	if (q->hasSubLinks)
+		Refuse("a subquery", "Join the lookup table instead.");
+	if (q->rowMarks != NIL)
+		Refuse("FOR UPDATE or FOR SHARE", NULL);
+	CheckFromItems(shape);
+}
+
+/*
+ * stream_ext_create_transform creates a continuous transform: a view
+ * named name over the query (owned by the caller, whose privileges the
+ * batches run with; it shows the query over the events the stream still
+ * holds), and its catalog row, whose batch statement inserts the query's
+ * rows over each batch into target, a table or stream the caller may
+ * insert into, whose columns are named like the query's output columns.
+ */
+Datum
+stream_ext_create_transform(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *query_string;
+	Oid			target;
+	bool		has_batch_size = !PG_ARGISNULL(3);
+	int32		batch_size = has_batch_size ? PG_GETARG_INT32(3) : 0;
+	bool		paused = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	bool		backfill = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
+	RangeVar   *rv;
+	Oid			nspid;
+	char	   *qualified;
+	char	   *target_name;
+	ViewShape  *shape;
+	Oid			owner = GetUserId();
+	AclResult	aclresult;
+	ListCell   *lc;
+	StringInfoData sql;
+	StringInfoData cols;
+	List	   *parts = NIL;
+	char	   *batch_query;
+	char	   *definition;
+	Oid			view_oid;
+	ObjectAddress view_addr;
+	ObjectAddress target_addr;
+	int			save_nestlevel;
+	bool		exists;
+	bool		isnull;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a transform needs a name, a query and a target")));
+	if (has_batch_size && batch_size < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be at least 1"),
+				 errhint("Leave it NULL to use stream_ext.batch_size.")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	target = PG_GETARG_OID(2);
+	target_name = get_rel_name(target);
+	if (target_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target relation %u does not exist", target)));
+	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	nspid = RangeVarGetCreationNamespace(rv);
+	qualified = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
+	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", qualified),
+				 errhint("A transform is a view of that name; choose another name.")));
+
+	/* The target: a table or stream of the caller's, not a view's own. */
+	if (get_rel_relkind(target) != RELKIND_RELATION &&
+		get_rel_relkind(target) != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" cannot be the target of a transform", target_name),
+				 errhint("The target is a table or a stream.")));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM stream_ext.continuous_view"
+							  " WHERE result = $1::pg_catalog.oid OR state_table = $1::pg_catalog.oid)",
+							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(target)}, NULL,
+							  true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous views");
+	exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" belongs to a continuous view", target_name),
+				 errhint("Only the view's batches write its tables; make the transform's target a table or stream of its own.")));
+	aclresult = pg_class_aclcheck(target, owner, ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, target_name);
+
+	shape = AnalyzeViewQuery(query_string);
+	CheckTransformQuery(shape);
+	aclresult = pg_class_aclcheck(shape->stream, owner, ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(shape->stream));
+	(void) ExecCheckRTPerms(shape->query->rtable, true);
+
+	/* Rows go into the target's columns of the same names. */
+	initStringInfo(&cols);
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		AttrNumber	attnum;
+		Oid			from;
+		Oid			to;
+
+		if (tle->resjunk)
+			continue;
+		attnum = get_attnum(target, tle->resname);
+		if (attnum == InvalidAttrNumber || strcmp(tle->resname, STREAM_TAG_COLUMN) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target \"%s\" has no column \"%s\"", target_name, tle->resname),
+					 errhint("Name each output column of the transform's query like a column of the target, with AS.")));
+		from = exprType((Node *) tle->expr);
+		to = get_atttype(target, attnum);
+		if (!can_coerce_type(1, &from, &to, COERCION_ASSIGNMENT))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of target \"%s\" is of type %s, but the transform gives %s",
+							tle->resname, target_name, format_type_be(to), format_type_be(from)),
+					 errhint("Cast the expression in the query.")));
+		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
+	}
+	if (RelationIsStream(target))
+		CheckNoCycle(target, shape->stream, target_name);
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	definition = pg_get_querydef(copyObject(shape->query), false);
+	batch_query = BatchQuery(shape, copyObject(shape->query));
+	RunDDL(psprintf("CREATE VIEW %s AS %s", qualified, definition));
+	view_oid = TableOid(qualified);
+
+	/* The target cannot be dropped from under it (but CASCADE). */
+	ObjectAddressSet(view_addr, RelationRelationId, view_oid);
+	ObjectAddressSet(target_addr, RelationRelationId, target);
+	recordDependencyOn(&view_addr, &target_addr, DEPENDENCY_NORMAL);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "x_%u AS (INSERT INTO ", view_oid);
+	NamePart(&parts, &sql, "output");
+	appendStringInfo(&sql, " (%s) %s RETURNING 1),\n"
+					 "o_%u AS (SELECT (SELECT pg_catalog.count(*) FROM x_%u), 0::pg_catalog.int8,"
+					 " 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8,"
+					 " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz)",
+					 cols.data, batch_query, view_oid, view_oid);
+	parts = lappend(parts, sql.data);
+
+	{
+		Oid			argtypes[13] = {OIDOID, OIDOID, TEXTOID, TEXTARRAYOID, OIDOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, OIDOID};
+		Datum		values[13];
+		char		nulls[13];
+		Datum	   *elems = palloc(sizeof(Datum) * list_length(parts));
+		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
+		int			ncolumns = 0;
+		Oid			save_userid;
+		int			save_sec_context;
+		int			owner_nestlevel;
+
+		foreach(lc, parts)
+			elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+		foreach(lc, shape->columns)
+			columns[ncolumns++] = CStringGetTextDatum(lfirst(lc));
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = ObjectIdGetDatum(view_oid);
+		values[1] = ObjectIdGetDatum(shape->stream);
+		values[2] = CStringGetTextDatum(query_string);
+		values[3] = PointerGetDatum(construct_array(elems, list_length(parts), TEXTOID,
+													-1, false, TYPALIGN_INT));
+		values[4] = ObjectIdGetDatum(owner);
+		values[5] = CStringGetTextDatum(GetConfigOption("TimeZone", false, false));
+		values[6] = CStringGetTextDatum(GetConfigOption("DateStyle", false, false));
+		AtEOXact_GUC(false, save_nestlevel);
+		values[7] = CStringGetTextDatum(GetConfigOption("search_path", false, false));
+		values[8] = PointerGetDatum(construct_array(columns, ncolumns, TEXTOID, -1, false, TYPALIGN_INT));
+		values[9] = Int32GetDatum(batch_size);
+		nulls[9] = has_batch_size ? ' ' : 'n';
+		values[10] = CStringGetTextDatum(paused ? "paused" : "active");
+		values[11] = BoolGetDatum(backfill);
+		values[12] = ObjectIdGetDatum(target);
+		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+		SPI_connect();
+		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
+								  " (result, kind, stream, query, batch, owner, timezone, datestyle,"
+								  "  search_path, columns, batch_size, state, progress, target)"
+								  " VALUES ($1::pg_catalog.oid, 'transform', $2::pg_catalog.oid, $3, $4,"
+								  "  $5::pg_catalog.oid, $6, $7, $8, $9, $10, $11,"
+								  "  CASE WHEN $12 THEN '3:3:'::pg_catalog.pg_snapshot"
+								  "       ELSE pg_catalog.pg_current_snapshot() END, $13::pg_catalog.oid)",
+								  13, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not register transform %s", qualified);
+		SPI_finish();
+		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+	}
+
+	StreamWakeWorkerAtCommit();
+	PG_RETURN_OID(view_oid);
 }
 
 /*
@@ -530,6 +810,358 @@ AppendTable(const char *name, Oid relid, const char *qualified,
 }
 
 /*
+ * OutputColumn tells what output column tle carries into an output stream:
+ * -1 for a grouping key, else the index of its aggregate in shape->aggs.
+ * Anything else cannot be carried: refused.
+ */
+static int
+OutputColumn(ViewShape *shape, TargetEntry *tle)
+{
+	ListCell   *lc;
+
+	if (list_member_ptr(shape->keys, tle))
+		return -1;
+	if (IsA(tle->expr, Aggref))
+	{
+		foreach(lc, shape->aggs)
+		{
+			if (equal(lfirst(lc), tle->expr))
+				return foreach_current_index(lc);
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("output column \"%s\" cannot be written to an output stream", tle->resname),
+			 errdetail("An output stream carries the grouping keys and, per aggregate, its state over each batch."),
+			 errhint("Make every other output column a single aggregate call, e.g. sum(x) AS total, count(*) AS n, and compute with them downstream.")));
+	return 0;					/* keep the compiler quiet */
+}
+
+/*
+ * OutputStream returns the stream a view writes its batches' deltas into:
+ * per group a batch changed, the grouping keys and each aggregate's state
+ * over that batch's events alone, which a view over the stream combines
+ * with stream_ext.combine().  It is created when it does not exist (as the
+ * current user): the key columns, a column of each aggregate's state type,
+ * registered as a stream with the window column (if any) as its event
+ * time.  An existing one must be a stream with those columns and types
+ * that the owner may insert into, and must not feed, through views and
+ * their output streams, the view's own stream.  stream_ext.state_column
+ * records which aggregate's states each state column holds.
+ */
+static Oid
+OutputStream(const char *name, Oid relid, const char *qualified, ViewShape *shape)
+{
+	ListCell   *lc;
+	AclResult	aclresult;
+	Oid			argtypes[8] = {OIDOID, INT2OID, OIDOID, OIDARRAYOID, BOOLOID, OIDOID, OIDOID, OIDOID};
+	Datum		values[8];
+	char		nulls[8];
+	bool		isnull;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	if (!OidIsValid(relid))
+	{
+		StringInfoData ddl;
+		char	   *event_time = NULL;
+		int			i = 0;
+
+		initStringInfo(&ddl);
+		appendStringInfo(&ddl, "CREATE TABLE %s (", qualified);
+		foreach(lc, shape->query->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+			int			agg;
+
+			if (tle->resjunk)
+				continue;
+			agg = OutputColumn(shape, tle);
+			appendStringInfo(&ddl, "%s%s %s", i++ > 0 ? ", " : "", quote_identifier(tle->resname),
+							 agg < 0 ? ColumnType((Node *) tle->expr) :
+							 format_type_be(list_nth_oid(shape->state_types, agg)));
+		}
+		appendStringInfoChar(&ddl, ')');
+		RunDDL(ddl.data);
+		relid = TableOid(qualified);
+		if (shape->window != NULL)
+			event_time = ((TargetEntry *) list_nth(shape->keys, shape->window->key - 1))->resname;
+		SPI_connect();
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = event_time ? CStringGetTextDatum(event_time) : (Datum) 0;
+		if (SPI_execute_with_args("SELECT stream_ext.create_stream($1::pg_catalog.oid::pg_catalog.regclass,"
+								  " event_time => $2::pg_catalog.name)",
+								  2, (Oid[]) {OIDOID, TEXTOID}, values, event_time ? "  " : " n",
+								  false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not create stream %s", qualified);
+		SPI_finish();
+		relid = TableOid(qualified);
+	}
+	else if (!RelationIsStream(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a stream", name),
+				 errhint("output_stream names a stream, or one to create.")));
+
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
+
+	/* Its columns, and which aggregate's states each state column holds. */
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
+	SPI_connect();
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		int			agg;
+		AttrNumber	attnum;
+		Oid			type;
+		Aggref	   *aggref;
+		Datum	   *elems;
+		int			nargs = 0;
+		ListCell   *la;
+
+		if (tle->resjunk)
+			continue;
+		agg = OutputColumn(shape, tle);
+		type = agg < 0 ? exprType((Node *) tle->expr) : list_nth_oid(shape->state_types, agg);
+		attnum = get_attnum(relid, tle->resname);
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("stream \"%s\" has no column \"%s\"", name, tle->resname),
+					 errhint("The output stream needs every output column of the view.")));
+		if (get_atttype(relid, attnum) != type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of stream \"%s\" has type %s, not %s",
+							tle->resname, name, format_type_be(get_atttype(relid, attnum)),
+							format_type_be(type)),
+					 errhint("An output stream holds the grouping keys with their types and each aggregate's state as its state type.")));
+		if (agg < 0)
+			continue;
+
+		aggref = (Aggref *) tle->expr;
+		elems = palloc(sizeof(Datum) * (list_length(aggref->aggargtypes) + 1));
+		foreach(la, aggref->aggargtypes)
+			elems[nargs++] = ObjectIdGetDatum(lfirst_oid(la));
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = Int16GetDatum(attnum);
+		values[2] = ObjectIdGetDatum(aggref->aggfnoid);
+		values[3] = PointerGetDatum(construct_array(elems, nargs, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+		values[4] = BoolGetDatum(aggref->aggstar);
+		values[5] = ObjectIdGetDatum(aggref->aggtype);
+		values[6] = ObjectIdGetDatum(aggref->inputcollid);
+		nulls[6] = OidIsValid(aggref->inputcollid) ? ' ' : 'n';
+		values[7] = ObjectIdGetDatum(aggref->aggcollid);
+		nulls[7] = OidIsValid(aggref->aggcollid) ? ' ' : 'n';
+		if (SPI_execute_with_args("WITH n AS (INSERT INTO stream_ext.state_column AS c"
+								  " VALUES ($1::pg_catalog.oid, $2, $3::pg_catalog.oid,"
+								  "  $4::pg_catalog.oid[]::pg_catalog.regtype[], $5, $6::pg_catalog.oid,"
+								  "  $7::pg_catalog.oid, $8::pg_catalog.oid)"
+								  " ON CONFLICT (stream, attnum) DO NOTHING RETURNING 1)"
+								  " SELECT EXISTS (SELECT 1 FROM n) OR EXISTS (SELECT 1 FROM stream_ext.state_column c"
+								  "  WHERE c.stream = $1::pg_catalog.oid AND c.attnum = $2"
+								  "   AND c.aggregate = $3::pg_catalog.oid AND c.star = $5"
+								  "   AND c.argument_types::pg_catalog.oid[] = $4"
+								  "   AND c.input_collation IS NOT DISTINCT FROM $7::pg_catalog.oid)",
+								  8, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not record the state columns of %s", name);
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of stream \"%s\" holds the states of another aggregate call",
+							tle->resname, name),
+					 errhint("Views writing to one output stream must compute each column with the same aggregate.")));
+	}
+
+	SPI_finish();
+	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
+	CheckNoCycle(relid, shape->stream, name);
+	return relid;
+}
+
+/*
+ * CheckNoCycle refuses to write into output, a stream, from a view or
+ * transform of stream when stream is downstream of output: fed by views
+ * and transforms of output, of their outputs, and so on.
+ */
+static void
+CheckNoCycle(Oid output, Oid stream, const char *name)
+{
+	Datum		values[2] = {ObjectIdGetDatum(output), ObjectIdGetDatum(stream)};
+	bool		cycle;
+	bool		isnull;
+
+	SPI_connect();
+	if (SPI_execute_with_args("WITH RECURSIVE down(s) AS (SELECT $1::pg_catalog.oid"
+							  " UNION SELECT COALESCE(c.output_stream, c.target)::pg_catalog.oid"
+							  "   FROM stream_ext.continuous_view c JOIN down d ON c.stream::pg_catalog.oid = d.s"
+							  "  WHERE COALESCE(c.output_stream, c.target) IS NOT NULL)"
+							  " SELECT EXISTS (SELECT 1 FROM down WHERE s = $2::pg_catalog.oid)",
+							  2, (Oid[]) {OIDOID, OIDOID}, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not follow output streams");
+	cycle = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (cycle)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("output stream \"%s\" would feed the stream \"%s\" it is computed from",
+						name, get_rel_name(stream)),
+				 errhint("Continuous views, transforms and the streams they write must not form a cycle.")));
+}
+
+/*
+ * ResolveCombine replaces each stream_ext.combine(column) of the query by
+ * the aggregate whose states the column holds (stream_ext.state_column),
+ * over those states: agg(NULLs) FILTER (WHERE stream_ext.carry(column)),
+ * which partial.c runs as a combining step.  combine() must be an output
+ * column of its own (its type as parsed is the state's), and the other
+ * aggregates of the query must be combine() too (one Agg node runs one
+ * split).
+ */
+static void
+ResolveCombine(ViewShape *shape)
+{
+	Query	   *q = shape->query;
+	Oid			combine_oid = StreamExtFunction("combine", 1, (Oid[]) {ANYELEMENTOID});
+	Oid			carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
+	int			ncombine = 0;
+	int			nother = 0;
+	ListCell   *lc;
+	MemoryContext caller = CurrentMemoryContext;
+
+	foreach(lc, pull_var_clause((Node *) q->targetList,
+								PVC_INCLUDE_AGGREGATES | PVC_RECURSE_PLACEHOLDERS))
+	{
+		if (IsA(lfirst(lc), Aggref))
+		{
+			if (((Aggref *) lfirst(lc))->aggfnoid == combine_oid)
+				ncombine++;
+			else
+				nother++;
+		}
+	}
+	if (ncombine == 0)
+		return;
+	if (nother > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("stream_ext.combine() cannot be mixed with other aggregates in a continuous view"),
+				 errhint("Combine every state column of the output stream; count the groups of the upstream view there.")));
+
+	SPI_connect();
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Aggref	   *call = (Aggref *) tle->expr;
+		Aggref	   *agg;
+		Var		   *var;
+		Datum		values[2];
+		HeapTuple	row;
+		TupleDesc	desc;
+		bool		isnull;
+		Datum	   *elems;
+		int			nelems;
+		Oid			input_collation;
+		Oid			state_type;
+
+		if (!IsA(call, Aggref) || call->aggfnoid != combine_oid)
+		{
+			ListCell   *la;
+
+			foreach(la, pull_var_clause((Node *) tle->expr,
+										PVC_INCLUDE_AGGREGATES | PVC_RECURSE_PLACEHOLDERS))
+			{
+				if (IsA(lfirst(la), Aggref))
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("stream_ext.combine() must be an output column of its own"),
+							 errhint("Compute with its value when reading the result table.")));
+			}
+			continue;
+		}
+		if (call->aggfilter != NULL || call->aggdistinct != NIL || call->aggorder != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("stream_ext.combine() takes no FILTER, DISTINCT or ORDER BY"),
+					 errhint("Filter the rows of the output stream with WHERE.")));
+		var = (Var *) linitial_node(TargetEntry, call->args)->expr;
+		if (!IsA(var, Var) || var->varno != shape->stream_rti || var->varlevelsup != 0 ||
+			var->varattno <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the argument of stream_ext.combine() must be a column of the stream"),
+					 errhint("combine() reads a column of aggregate states that a continuous view with output_stream writes.")));
+
+		values[0] = ObjectIdGetDatum(shape->stream);
+		values[1] = Int16GetDatum(var->varattno);
+		if (SPI_execute_with_args("SELECT aggregate::pg_catalog.oid, argument_types::pg_catalog.oid[], star,"
+								  " result_type::pg_catalog.oid, input_collation::pg_catalog.oid,"
+								  " result_collation::pg_catalog.oid"
+								  " FROM stream_ext.state_column WHERE stream = $1::pg_catalog.oid AND attnum = $2",
+								  2, (Oid[]) {OIDOID, INT2OID}, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the state columns of stream %u", shape->stream);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("column \"%s\" of stream \"%s\" holds no aggregate states",
+							get_attname(shape->stream, var->varattno, false),
+							get_rel_name(shape->stream)),
+					 errhint("stream_ext.combine() reads the state columns a continuous view with output_stream writes; aggregate other columns with an ordinary aggregate.")));
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)),
+						  OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, NULL, &nelems);
+
+		/* The aggregate, over the states in the column. */
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			agg = makeNode(Aggref);
+			agg->aggfnoid = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+			agg->aggstar = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+			agg->aggtype = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
+			input_collation = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
+			agg->inputcollid = isnull ? InvalidOid : input_collation;
+			agg->aggcollid = DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull));
+			if (isnull)
+				agg->aggcollid = InvalidOid;
+			for (int i = 0; i < nelems; i++)
+			{
+				Oid			argtype = DatumGetObjectId(elems[i]);
+
+				agg->aggargtypes = lappend_oid(agg->aggargtypes, argtype);
+				agg->args = lappend(agg->args,
+									makeTargetEntry((Expr *) makeNullConst(argtype, -1,
+																		   type_is_collatable(argtype) ? agg->inputcollid : InvalidOid),
+													i + 1, NULL, false));
+			}
+			agg->aggfilter = (Expr *) makeFuncExpr(carry_oid, BOOLOID, list_make1(copyObject(var)),
+												   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+			agg->aggkind = AGGKIND_NORMAL;
+			agg->aggsplit = AGGSPLIT_SIMPLE;
+			agg->aggno = -1;
+			agg->aggtransno = -1;
+			agg->location = call->location;
+			MemoryContextSwitchTo(spi);
+		}
+		state_type = StreamAggregateStateType(agg);
+		if (state_type != var->vartype)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of stream \"%s\" has type %s, but the states of %s are %s",
+							get_attname(shape->stream, var->varattno, false),
+							get_rel_name(shape->stream), format_type_be(var->vartype),
+							format_procedure(agg->aggfnoid), format_type_be(state_type))));
+		tle->expr = (Expr *) agg;
+	}
+	SPI_finish();
+}
+
+/*
  * RunDDL runs a generated DDL statement as the current user.
  */
 static void
@@ -570,7 +1202,7 @@ NamePart(List **parts, StringInfo sql, const char *which)
  * follows when they are renamed or moved).
  */
 char *
-StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append)
+StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid output)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -585,7 +1217,8 @@ StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append)
 		else
 		{
 			Oid			relid = strcmp(part, "result") == 0 ? result :
-				strcmp(part, "append") == 0 ? append : state;
+				strcmp(part, "append") == 0 ? append :
+				strcmp(part, "output") == 0 ? output : state;
 			char	   *relname = get_rel_name(relid);
 
 			if (relname == NULL)
@@ -679,6 +1312,70 @@ NotifyPart(StringInfo sql, unsigned int n, const char *channel, const char *sour
 					 " WHERE pg_catalog.octet_length(k.k) < %d) END AS payload"
 					 " FROM (SELECT x AS r, pg_catalog.row_to_json(x)::pg_catalog.text AS j FROM %s x) t) p),\n",
 					 NOTIFY_PAYLOAD_LIMIT, source);
+}
+
+/*
+ * FinalSelect returns a SELECT of the view's output, finalized from the
+ * keys and states of the CTE source, one row per group.
+ */
+static char *
+FinalSelect(ViewShape *shape, FinalContext *fcontext, List *dpcontext,
+			const char *source, const char *keys)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
+						 deparse_expression(FinalMutator((Node *) tle->expr, fcontext),
+											dpcontext, false, false));
+	}
+	appendStringInfo(&sql, " FROM %s GROUP BY %s", source, keys);
+	return sql.data;
+}
+
+/*
+ * OutputValues returns the select list that writes a row of keys k1..kn
+ * and states s1..sm of the CTE alias into the output stream's columns.
+ */
+static char *
+OutputValues(ViewShape *shape, const char *alias)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+
+	initStringInfo(&sql);
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		int			agg;
+
+		if (tle->resjunk)
+			continue;
+		agg = OutputColumn(shape, tle);
+		if (agg >= 0)
+			appendStringInfo(&sql, "%s%s.s%d", sql.len > 0 ? ", " : "", alias, agg + 1);
+		else
+		{
+			ListCell   *lk;
+
+			foreach(lk, shape->keys)
+			{
+				if (lfirst(lk) == tle)
+					appendStringInfo(&sql, "%s%s.k%d", sql.len > 0 ? ", " : "", alias,
+									 foreach_current_index(lk) + 1);
+			}
+		}
+	}
+	return sql.data;
 }
 
 /*
@@ -806,9 +1503,10 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 	for (i = 1; i <= list_length(shape->aggs); i++)
 		appendStringInfo(&sql, "%ss%d = EXCLUDED.s%d", i > 1 ? ", " : "", i, i);
 	if (emitting)
-		appendStringInfo(&sql, ", stream_ext_rev = EXCLUDED.stream_ext_rev RETURNING %s,"
+		appendStringInfo(&sql, ", stream_ext_rev = EXCLUDED.stream_ext_rev RETURNING %s%s,"
 						 " stream_ext_rev, %s <= %s AS closed),\n",
-						 keys.data, StreamWindowEnd(window, psprintf("k%d", window->key)), wm_new);
+						 keys.data, options->output && options->emit_final ? states.data : "",
+						 StreamWindowEnd(window, psprintf("k%d", window->key)), wm_new);
 	else
 		appendStringInfoString(&sql, " RETURNING 1),\n");
 
@@ -825,19 +1523,7 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 			continue;
 		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
 	}
-	appendStringInfoString(&sql, ") SELECT ");
-	i = 0;
-	foreach(lc, shape->query->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (tle->resjunk)
-			continue;
-		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
-						 deparse_expression(FinalMutator((Node *) tle->expr, &fcontext),
-											dpcontext, false, false));
-	}
-	appendStringInfo(&sql, " FROM m_%u GROUP BY %s", n, keys.data);
+	appendStringInfo(&sql, ") %s", FinalSelect(shape, &fcontext, dpcontext, psprintf("m_%u", n), keys.data));
 	if (key_columns == NIL)
 		appendStringInfoString(&sql, " ON CONFLICT ((true))");
 	else
@@ -878,7 +1564,8 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_old),
 						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_new), n);
 		KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "st"));
-		appendStringInfo(&sql, ") RETURNING %s),\n", keys.data);
+		appendStringInfo(&sql, ") RETURNING %s%s),\n", keys.data,
+						 options->output && options->emit_final ? states.data : "");
 
 		/* What closed: the result rows of those and of the changed closed ones. */
 		appendStringInfo(&sql, "e_%u AS (SELECT r.*, w.stream_ext_rev AS revision"
@@ -912,6 +1599,42 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 			}
 			appendStringInfo(&sql, "e.revision FROM e_%u e RETURNING 1),\n", n);
 		}
+	}
+
+	/*
+	 * The output stream: per group, the keys and each aggregate's state over
+	 * this batch's events alone (emit => 'changes'); or, for windows that
+	 * closed, their whole state when they close and the batch's state of
+	 * every later change (emit => 'final').  Either way the rows of a group
+	 * combine to its state over all its events.
+	 */
+	if (options->output)
+	{
+		appendStringInfo(&sql, "x_%u AS (INSERT INTO ", n);
+		NamePart(&parts, &sql, "output");
+		appendStringInfoString(&sql, " (");
+		i = 0;
+		foreach(lc, shape->query->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (!tle->resjunk)
+				appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
+		}
+		appendStringInfoString(&sql, ") ");
+		if (!(emitting && options->emit_final))
+			appendStringInfo(&sql, "SELECT %s FROM p_%u d", OutputValues(shape, "d"), n);
+		else
+		{
+			appendStringInfo(&sql, "SELECT %s FROM w_%u d WHERE d.closed AND d.stream_ext_rev = 1"
+							 " UNION ALL SELECT %s FROM v_%u d"
+							 " UNION ALL SELECT %s FROM w_%u w JOIN p_%u d ON ",
+							 OutputValues(shape, "d"), n, OutputValues(shape, "d"), n,
+							 OutputValues(shape, "d"), n, n);
+			KeysMatch(&sql, shape, StateKeys(shape, "w"), StateKeys(shape, "d"));
+			appendStringInfoString(&sql, " WHERE w.closed AND w.stream_ext_rev > 1");
+		}
+		appendStringInfoString(&sql, " RETURNING 1),\n");
 	}
 
 	if (options->notify != NULL)
@@ -984,7 +1707,7 @@ Refuse(const char *construct, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s is not supported in a continuous view", construct),
+			 errmsg("%s is not supported in a %s", construct, checking),
 			 hint ? errhint("%s", hint) : 0));
 }
 
@@ -1080,47 +1803,16 @@ CheckJoins(Node *node, int stream_rti)
 }
 
 /*
- * CheckViewQuery refuses what cannot be maintained incrementally and
- * fills in the stream, the grouping keys and the aggregates.
+ * CheckFromItems finds the stream among the query's FROM items and
+ * allows besides it only lookup tables and stream_ext.hop(), joined so
+ * that every event is kept (CheckJoins).
  */
 static void
-CheckViewQuery(ViewShape *shape)
+CheckFromItems(ViewShape *shape)
 {
 	Query	   *q = shape->query;
 	ListCell   *lc;
-	List	   *names = NIL;
 	int			rti = 0;
-
-	if (q->setOperations != NULL)
-		Refuse("UNION, INTERSECT or EXCEPT", NULL);
-	if (q->cteList != NIL)
-		Refuse("WITH", "Write the query without common table expressions.");
-	if (q->hasWindowFuncs)
-		Refuse("a window function", "Group the events with GROUP BY; a window function needs all rows at once.");
-	if (q->limitCount != NULL || q->limitOffset != NULL)
-		Refuse("LIMIT or OFFSET", "Apply it when reading the result table.");
-	if (q->sortClause != NIL)
-		Refuse("ORDER BY", "Sort when reading the result table.");
-	if (q->distinctClause != NIL)
-		Refuse("DISTINCT", NULL);
-	if (q->havingQual != NULL)
-		Refuse("HAVING", "Filter when reading the result table.");
-	if (q->groupingSets != NIL)
-		Refuse("GROUPING SETS, ROLLUP or CUBE", "Create one continuous view per grouping.");
-	if (q->hasTargetSRFs)
-		Refuse("a set-returning function in the select list", NULL);
-	if (q->hasSubLinks)
-		Refuse("a subquery", NULL);
-	if (q->rowMarks != NIL)
-		Refuse("FOR UPDATE or FOR SHARE", NULL);
-	if (!q->hasAggs)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a continuous view must aggregate"),
-				 errhint("Use count(*), sum(), avg() or another aggregate with GROUP BY.")));
-	if (contain_volatile_functions((Node *) q))
-		Refuse("a volatile function such as random() or clock_timestamp()",
-			   "A view's result must not depend on when its events are processed.");
 
 	foreach(lc, q->rtable)
 	{
@@ -1185,6 +1877,52 @@ CheckViewQuery(ViewShape *shape)
 				 errhint("Name a stream in FROM.")));
 	}
 	CheckJoins((Node *) q->jointree, shape->stream_rti);
+}
+
+/*
+ * CheckViewQuery refuses what cannot be maintained incrementally and
+ * fills in the stream, the grouping keys and the aggregates.
+ */
+static void
+CheckViewQuery(ViewShape *shape)
+{
+	Query	   *q = shape->query;
+	ListCell   *lc;
+	List	   *names = NIL;
+
+	checking = "continuous view";
+	if (q->setOperations != NULL)
+		Refuse("UNION, INTERSECT or EXCEPT", NULL);
+	if (q->cteList != NIL)
+		Refuse("WITH", "Write the query without common table expressions.");
+	if (q->hasWindowFuncs)
+		Refuse("a window function", "Group the events with GROUP BY; a window function needs all rows at once.");
+	if (q->limitCount != NULL || q->limitOffset != NULL)
+		Refuse("LIMIT or OFFSET", "Apply it when reading the result table.");
+	if (q->sortClause != NIL)
+		Refuse("ORDER BY", "Sort when reading the result table.");
+	if (q->distinctClause != NIL)
+		Refuse("DISTINCT", NULL);
+	if (q->havingQual != NULL)
+		Refuse("HAVING", "Filter when reading the result table.");
+	if (q->groupingSets != NIL)
+		Refuse("GROUPING SETS, ROLLUP or CUBE", "Create one continuous view per grouping.");
+	if (q->hasTargetSRFs)
+		Refuse("a set-returning function in the select list", NULL);
+	if (q->hasSubLinks)
+		Refuse("a subquery", NULL);
+	if (q->rowMarks != NIL)
+		Refuse("FOR UPDATE or FOR SHARE", NULL);
+	if (!q->hasAggs)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a continuous view must aggregate"),
+				 errhint("Use count(*), sum(), avg() or another aggregate with GROUP BY; stream_ext.create_transform() takes a query without aggregates.")));
+	if (contain_volatile_functions((Node *) q))
+		Refuse("a volatile function such as random() or clock_timestamp()",
+			   "A view's result must not depend on when its events are processed.");
+
+	CheckFromItems(shape);
 
 	/* Grouping keys: each must be an output column. */
 	foreach(lc, q->groupClause)
@@ -1219,6 +1957,9 @@ CheckViewQuery(ViewShape *shape)
 		}
 		names = lappend(names, tle->resname);
 	}
+
+	/* combine() over an output stream's states, resolved. */
+	ResolveCombine(shape);
 
 	/* Distinct aggregate calls, each with its state type. */
 	foreach(lc, pull_var_clause((Node *) q->targetList,
@@ -1298,13 +2039,6 @@ PartialQuery(ViewShape *shape)
 	ListCell   *lc;
 	int			resno = 1;
 	Oid			partial_oid = StreamExtFunction("partial", 2, (Oid[]) {ANYOID, ANYELEMENTOID});
-	RangeTblEntry *stream_rte = rt_fetch(shape->stream_rti, pq->rtable);
-	RangeTblEntry *batch_rte = makeNode(RangeTblEntry);
-	StreamColumnsContext ccontext = {shape->stream_rti, 0, NULL};
-	AttrMap    *attno_map;
-	List	   *colnames = NIL;
-	bool		found_whole_row;
-	int			attno = -1;
 	int			i = 0;
 
 	if (shape->keys == NIL)
@@ -1334,6 +2068,26 @@ PartialQuery(ViewShape *shape)
 											   psprintf("s%d", i), false));
 	}
 	pq->targetList = tlist;
+	return BatchQuery(shape, pq);
+}
+
+/*
+ * BatchQuery deparses pq, a query over the view's stream, as a query over
+ * the batch (the CTE stream_ext_batch) instead; the stream columns it
+ * reads are appended to shape->columns, in the order of the CTE's.
+ */
+static char *
+BatchQuery(ViewShape *shape, Query *pq)
+{
+	ListCell   *lc;
+	RangeTblEntry *stream_rte = rt_fetch(shape->stream_rti, pq->rtable);
+	RangeTblEntry *batch_rte = makeNode(RangeTblEntry);
+	StreamColumnsContext ccontext = {shape->stream_rti, 0, NULL};
+	AttrMap    *attno_map;
+	List	   *colnames = NIL;
+	bool		found_whole_row;
+	int			attno = -1;
+	int			i = 0;
 
 	/* The stream's columns the query reads, renumbered in the batch. */
 	(void) query_tree_walker(pq, StreamColumnsWalker, (void *) &ccontext, 0);
