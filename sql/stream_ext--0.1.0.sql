@@ -184,6 +184,9 @@ CREATE TABLE stream_ext.continuous_view (
     emit         text NOT NULL DEFAULT 'changes' CHECK (emit IN ('changes', 'final')),
     append_to    regclass,                 -- table of closed windows
     output_stream regclass,                -- stream each batch's delta is written to
+    sliding      interval,                 -- a sliding window over the last this much
+    step         interval,                 -- of steps this long (the state's grain)
+    ttl          interval,                 -- windows ended this long before the watermark go
     watermarked  boolean NOT NULL DEFAULT false,  -- has an event-time window (window.c)
     allowed_lateness interval NOT NULL DEFAULT '0',
     late         text NOT NULL DEFAULT 'update' CHECK (late IN ('update', 'drop', 'adjust')),
@@ -233,7 +236,10 @@ CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
                                                    allowed_lateness interval,
                                                    late text,
                                                    max_future interval,
-                                                   output_stream text)
+                                                   output_stream text,
+                                                   sliding interval,
+                                                   step interval,
+                                                   ttl interval)
 RETURNS oid
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
@@ -248,14 +254,18 @@ CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   allowed_lateness interval DEFAULT '0',
                                                   late text DEFAULT 'update',
                                                   max_future interval DEFAULT '1 hour',
-                                                  output_stream text DEFAULT NULL)
+                                                  output_stream text DEFAULT NULL,
+                                                  sliding interval DEFAULT NULL,
+                                                  step interval DEFAULT NULL,
+                                                  ttl interval DEFAULT NULL)
 RETURNS regclass
 LANGUAGE sql
 AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill, notify,
                                                 emit, append_to, allowed_lateness, late, max_future,
-                                                output_stream)::regclass $$;
+                                                output_stream, sliding, step, ttl)::regclass $$;
 COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text,
-                                                      text, text, interval, text, interval, text) IS
+                                                      text, text, interval, text, interval, text,
+                                                      interval, interval, interval) IS
     'creates a continuous view: a result table kept up to date with the query over the events of a stream';
 
 -- Output streams (view.c): the columns of a stream that hold aggregate
@@ -311,7 +321,10 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'SELECT * FROM stream_ext.continuous_views lists them; drop a transform with stream_ext.drop_transform().';
     END IF;
-    EXECUTE format('DROP TABLE %s', view);
+    -- A sliding-window view is read through a view over its states.
+    EXECUTE format('DROP %s %s',
+                   CASE WHEN (SELECT relkind FROM pg_class WHERE oid = view) = 'v'
+                        THEN 'VIEW' ELSE 'TABLE' END, view);
 END;
 $$;
 
@@ -332,7 +345,8 @@ COMMENT ON FUNCTION stream_ext.flush(interval) IS
 CREATE VIEW stream_ext.continuous_views AS
 SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
        c.owner, c.batch_size, c.notify, c.emit, c.append_to, c.output_stream, c.allowed_lateness,
-       c.late, c.max_future, c.batches, c.last_batch_at, c.last_error, c.created_at
+       c.late, c.max_future, c.sliding, c.step, c.ttl, c.batches, c.last_batch_at, c.last_error,
+       c.created_at
   FROM stream_ext.continuous_view c
  WHERE c.kind = 'view' AND pg_catalog.has_table_privilege(c.result, 'SELECT');
 GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
@@ -813,9 +827,10 @@ BEGIN
                   DETAIL = format('Continuous views: %s.', views),
                   HINT = 'Drop the views first, or use stream_ext.drop_stream(stream, cascade => true).';
     END IF;
-    FOR v, k IN SELECT c.result, c.kind FROM stream_ext.continuous_view c
+    FOR v, k IN SELECT c.result, r.relkind FROM stream_ext.continuous_view c
+                  JOIN pg_class r ON r.oid = c.result
                  WHERE c.stream = drop_stream.stream LOOP
-        EXECUTE format('DROP %s %s', CASE k WHEN 'transform' THEN 'VIEW' ELSE 'TABLE' END, v);
+        EXECUTE format('DROP %s %s', CASE k WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, v);
     END LOOP;
     EXECUTE format('DROP TABLE %s%s', stream, CASE WHEN "cascade" THEN ' CASCADE' ELSE '' END);
 END;

@@ -72,6 +72,7 @@ static PlannedStmt *StreamPlanner(Query *parse, const char *query_string,
 static bool IsMarker(Oid funcid, const char *prosrc, Oid *cache);
 static bool QueryHasMarkers(Node *node, void *context);
 static void MarkQuery(Query *query, MarkContext *context);
+static bool MarkSubLinks(Node *node, MarkContext *context);
 static Node *MarkMutator(Node *node, MarkContext *context);
 static Aggref *MarkAggref(Aggref *aggref, bool serialize, Oid state_type);
 static Expr *CarriedState(Aggref *aggref);
@@ -137,6 +138,25 @@ stream_ext_combine_outside(PG_FUNCTION_ARGS)
 			 errmsg("stream_ext.combine() works only in a continuous view over an output stream"),
 			 errhint("Create a continuous view that reads the output stream; combine() there merges the states a column holds.")));
 	PG_RETURN_NULL();
+}
+
+/*
+ * MarkSubLinks marks the queries of the sublinks of an expression (e.g. a
+ * sliding-window view read in a subquery of WHERE).
+ */
+static bool
+MarkSubLinks(Node *node, MarkContext *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, SubLink))
+	{
+		MarkQuery(castNode(Query, ((SubLink *) node)->subselect), context);
+		return false;
+	}
+	if (IsA(node, Query))
+		return false;
+	return expression_tree_walker(node, MarkSubLinks, (void *) context);
 }
 
 /*
@@ -287,6 +307,7 @@ MarkQuery(Query *query, MarkContext *context)
 		if (rte->rtekind == RTE_SUBQUERY)
 			MarkQuery(rte->subquery, context);
 	}
+	(void) query_tree_walker(query, MarkSubLinks, (void *) context, QTW_IGNORE_RC_SUBQUERIES);
 	if (query->setOperations == NULL && query->hasAggs)
 	{
 		MarkContext level = {false};

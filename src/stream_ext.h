@@ -110,6 +110,7 @@ extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, O
 									Oid output);
 
 /* window.c */
+extern char *StreamEventTimeColumn(Oid stream);
 typedef struct StreamWindow
 {
 	int			key;			/* which grouping key (k1..kn) is the window */

@@ -61,6 +61,7 @@
 #include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
+#include "parser/parse_oper.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "tcop/tcopprot.h"
@@ -97,6 +98,9 @@ typedef struct ContinuousViewOptions
 	char		late;			/* 'u'pdate, 'd'rop or 'a'djust late events */
 	char	   *append_to;		/* table of closed windows, or NULL */
 	bool		output;			/* write each batch's delta into a stream */
+	char	   *sliding;		/* SQL of the sliding window's length, or NULL */
+	char	   *step;			/* SQL of its steps' length */
+	char	   *ttl;			/* SQL of the retention of closed windows, or NULL */
 } ContinuousViewOptions;
 
 typedef struct FinalContext
@@ -130,6 +134,9 @@ static Oid	AppendTable(const char *name, Oid relid, const char *qualified,
 static Oid	OutputStream(const char *name, Oid relid, const char *qualified,
 						 ViewShape *shape);
 static void ResolveCombine(ViewShape *shape);
+static char *IntervalSQL(Interval *interval);
+static void AddStepKey(ViewShape *shape, Interval *step);
+static char *SlidingSelect(ViewShape *shape, ContinuousViewOptions *options, Oid state_oid);
 static void CheckNoCycle(Oid output, Oid stream, const char *name);
 static char *ColumnType(Node *expr);
 static Oid	TableOid(const char *qualified_name);
@@ -169,7 +176,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	Oid			state_oid;
 	Oid			result_oid;
 	int			save_nestlevel;
-	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false};
+	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false, NULL, NULL, NULL};
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
@@ -219,7 +226,11 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	char	   *late = PG_ARGISNULL(9) ? "update" : text_to_cstring(PG_GETARG_TEXT_PP(9));
 	Interval   *max_future = PG_ARGISNULL(10) ? NULL : PG_GETARG_INTERVAL_P(10);
 	char	   *output_stream = PG_ARGISNULL(11) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(11));
-	ContinuousViewOptions options = {notify, false, 'u', append_to, output_stream != NULL};
+	Interval   *sliding = PG_ARGISNULL(12) ? NULL : PG_GETARG_INTERVAL_P(12);
+	Interval   *step = PG_ARGISNULL(13) ? NULL : PG_GETARG_INTERVAL_P(13);
+	Interval   *ttl = PG_ARGISNULL(14) ? NULL : PG_GETARG_INTERVAL_P(14);
+	ContinuousViewOptions options = {notify, false, 'u', append_to, output_stream != NULL,
+	NULL, NULL, NULL};
 	Oid			output_oid = InvalidOid;
 	char	   *output_qualified = NULL;
 	Oid			append_oid = InvalidOid;
@@ -290,6 +301,47 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative",
 						max_future != NULL && IntervalSign(max_future) < 0 ? "max_future" : "allowed_lateness")));
+	if (step != NULL && sliding == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step needs sliding"),
+				 errhint("step is the grain of a sliding window: give sliding => interval too.")));
+	if (sliding != NULL)
+	{
+		if (step == NULL)
+			step = DatumGetIntervalP(DirectFunctionCall2(interval_div, IntervalPGetDatum(sliding),
+														 Float8GetDatum(60.0)));
+		if (IntervalSign(sliding) <= 0 || sliding->month != 0 ||
+			IntervalSign(step) <= 0 || step->month != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("sliding and step must be positive and free of months and years"),
+					 errhint("Write them in days, hours, minutes or seconds, e.g. sliding => '30 days'.")));
+		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(step),
+											  IntervalPGetDatum(sliding))) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("step must not be longer than sliding"),
+					 errhint("By default a sliding window is kept in 60 steps.")));
+		if (notify != NULL || append_to != NULL || output_stream != NULL ||
+			options.emit_final || ttl != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a sliding-window view has no %s",
+							notify != NULL ? "notify" : append_to != NULL ? "append_to" :
+							output_stream != NULL ? "output_stream" : ttl != NULL ? "ttl" : "emit"),
+					 errhint("It is read through a view that combines the steps of the last sliding interval when queried; its steps expire by themselves.")));
+		options.sliding = IntervalSQL(sliding);
+		options.step = IntervalSQL(step);
+	}
+	if (ttl != NULL)
+	{
+		if (IntervalSign(ttl) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ttl must not be negative")));
+		options.ttl = IntervalSQL(ttl);
+	}
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
@@ -328,14 +380,19 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	CheckViewQuery(shape);
 	shape->window = StreamFindWindow(shape->query, shape->stream_rti, shape->stream, shape->keys);
 	emitting = shape->window != NULL && (options.emit_final || append_to != NULL);
+	if (sliding != NULL && shape->window != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a sliding-window view cannot also group by a tumbling or hopping window"),
+				 errhint("Group by the other keys only: sliding keeps the last sliding interval per group.")));
 	if (shape->window == NULL &&
-		(options.emit_final || append_to != NULL || options.late != 'u' ||
+		(options.emit_final || append_to != NULL || options.late != 'u' || ttl != NULL ||
 		 (allowed_lateness != NULL && IntervalSign(allowed_lateness) != 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s needs an event-time window",
 						options.emit_final ? "emit => 'final'" : append_to != NULL ? "append_to" :
-						options.late != 'u' ? "late" : "allowed_lateness"),
+						options.late != 'u' ? "late" : ttl != NULL ? "ttl" : "allowed_lateness"),
 				 errhint("Group by stream_ext.tumble() of the stream's event_time column, or by window_start or window_end of stream_ext.hop() over it, with constant sizes.")));
 	if (options.late == 'a' && shape->window->hop)
 		ereport(ERROR,
@@ -367,15 +424,29 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
+	if (sliding != NULL)
+		AddStepKey(shape, step);
 	partial = PartialQuery(shape);
-	RunDDL(ResultTableDDL(shape, result_table, &key_columns, &value_columns));
-	result_oid = TableOid(result_table);
+	if (sliding == NULL)
+	{
+		RunDDL(ResultTableDDL(shape, result_table, &key_columns, &value_columns));
+		result_oid = TableOid(result_table);
 
-	/* Only the worker's batches write it (guard.c). */
-	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
-					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
-					result_table));
-	RunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", result_table));
+		/* Only the worker's batches write it (guard.c). */
+		RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
+						" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
+						result_table));
+		RunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", result_table));
+		if (ttl != NULL)
+			RunDDL(psprintf("CREATE INDEX ON %s (%s)", result_table,
+							quote_identifier(((TargetEntry *) list_nth(shape->keys, shape->window->key - 1))->resname)));
+	}
+	else
+	{
+		/* Named after the read view once it exists (below). */
+		result_oid = InvalidOid;
+		key_columns = value_columns = NIL;
+	}
 
 	/* The state table: in stream_ext, owned by the view's owner. */
 	snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
@@ -383,6 +454,8 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	state_table = quote_qualified_identifier("stream_ext", state_name);
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 	RunDDL(StateTableDDL(shape, state_table, emitting));
+	if (ttl != NULL)
+		RunDDL(psprintf("CREATE INDEX ON %s (k%d)", state_table, shape->window->key));
 	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
 					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
 					state_table));
@@ -390,6 +463,23 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	RunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
 					quote_identifier(GetUserNameFromId(owner, false))));
 	state_oid = TableOid(state_table);
+
+	/*
+	 * A sliding-window view is read through a view over its states, which
+	 * takes the steps of the last sliding interval and combines them; the
+	 * state table is then named after it.
+	 */
+	if (sliding != NULL)
+	{
+		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+		RunDDL(psprintf("CREATE VIEW %s AS %s", result_table, SlidingSelect(shape, &options, state_oid)));
+		result_oid = TableOid(result_table);
+		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+		snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
+				 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname, result_oid);
+		RunDDL(psprintf("ALTER TABLE %s RENAME TO %s", state_table, quote_identifier(state_name)));
+		state_table = quote_qualified_identifier("stream_ext", state_name);
+	}
 
 	/* Dropping the result table drops the state table with it. */
 	ObjectAddressSet(state_addr, RelationRelationId, state_oid);
@@ -437,11 +527,12 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 						   key_columns, value_columns);
 
 	{
-		Oid			argtypes[21] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
+		Oid			argtypes[24] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
 			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
-		TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID};
-		Datum		values[21];
-		char		nulls[21];
+			TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID,
+		INTERVALOID, INTERVALOID, INTERVALOID};
+		Datum		values[24];
+		char		nulls[24];
 		ListCell   *lc;
 		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
 		int			ncolumns = 0;
@@ -483,12 +574,19 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		values[19] = BoolGetDatum(shape->window != NULL);
 		values[20] = ObjectIdGetDatum(output_oid);
 		nulls[20] = OidIsValid(output_oid) ? ' ' : 'n';
+		values[21] = sliding ? IntervalPGetDatum(sliding) : (Datum) 0;
+		nulls[21] = sliding ? ' ' : 'n';
+		values[22] = sliding ? IntervalPGetDatum(step) : (Datum) 0;
+		nulls[22] = sliding ? ' ' : 'n';
+		values[23] = ttl ? IntervalPGetDatum(ttl) : (Datum) 0;
+		nulls[23] = ttl ? ' ' : 'n';
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, stream, query, state_table, batch, owner,"
 								  "  timezone, datestyle, search_path, columns, batch_size,"
 								  "  state, progress, notify, emit, append_to,"
-								  "  allowed_lateness, late, max_future, watermarked, output_stream)"
+								  "  allowed_lateness, late, max_future, watermarked, output_stream,"
+								  "  sliding, step, ttl)"
 								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
 								  "  $10, $11, $12,"
@@ -496,8 +594,8 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 								  "       ELSE pg_catalog.pg_current_snapshot() END, $14, $15,"
 								  "  $16::pg_catalog.oid, COALESCE($17, '0'::pg_catalog.interval), $18,"
 								  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20,"
-								  "  $21::pg_catalog.oid)",
-								  21, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "  $21::pg_catalog.oid, $22, $23, $24)",
+								  24, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register continuous view %s", result_table);
 		SPI_finish();
 	}
@@ -743,6 +841,94 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 
 	StreamWakeWorkerAtCommit();
 	PG_RETURN_OID(view_oid);
+}
+
+/*
+ * IntervalSQL returns an interval as an SQL constant.
+ */
+static char *
+IntervalSQL(Interval *interval)
+{
+	return psprintf("%s::pg_catalog.interval",
+					quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																		   IntervalPGetDatum(interval)))));
+}
+
+/*
+ * AddStepKey adds the step of a sliding window as the last grouping key:
+ * date_bin(step, event time, '2000-01-01'), not an output column.
+ */
+static void
+AddStepKey(ViewShape *shape, Interval *step)
+{
+	Query	   *q = shape->query;
+	char	   *ts_column = StreamEventTimeColumn(shape->stream);
+	AttrNumber	attno = get_attnum(shape->stream, ts_column);
+	Oid			ts_type;
+	int32		ts_typmod;
+	Oid			ts_collation;
+	Oid			date_bin;
+	FuncExpr   *bin;
+	TargetEntry *tle;
+	SortGroupClause *sgc = makeNode(SortGroupClause);
+	Index		ref = 0;
+	ListCell   *lc;
+
+	get_atttypetypmodcoll(shape->stream, attno, &ts_type, &ts_typmod, &ts_collation);
+	date_bin = LookupFuncName(list_make2(makeString("pg_catalog"), makeString("date_bin")), 3,
+							  (Oid[]) {INTERVALOID, ts_type, ts_type}, false);
+	bin = makeFuncExpr(date_bin, ts_type,
+					   list_make3(makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval),
+											IntervalPGetDatum(step), false, false),
+								  makeVar(shape->stream_rti, attno, ts_type, ts_typmod, InvalidOid, 0),
+								  makeConst(ts_type, -1, InvalidOid, sizeof(Timestamp),
+											TimestampGetDatum(0), false, FLOAT8PASSBYVAL)),
+					   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	foreach(lc, q->targetList)
+		ref = Max(ref, lfirst_node(TargetEntry, lc)->ressortgroupref);
+	tle = makeTargetEntry((Expr *) bin, list_length(q->targetList) + 1, "stream_ext_step", true);
+	tle->ressortgroupref = ref + 1;
+	q->targetList = lappend(q->targetList, tle);
+	sgc->tleSortGroupRef = ref + 1;
+	get_sort_group_operators(ts_type, true, true, false, &sgc->sortop, &sgc->eqop, NULL,
+							 &sgc->hashable);
+	q->groupClause = lappend(q->groupClause, sgc);
+	shape->keys = lappend(shape->keys, tle);
+}
+
+/*
+ * SlidingSelect returns the query of a sliding-window view's read view:
+ * the states of the steps that end within the last sliding interval,
+ * combined per group and finalized.
+ */
+static char *
+SlidingSelect(ViewShape *shape, ContinuousViewOptions *options, Oid state_oid)
+{
+	List	   *dpcontext = deparse_context_for(get_rel_name(state_oid), state_oid);
+	FinalContext fcontext = {shape, StreamExtFunction("carry", 1, (Oid[]) {ANYOID})};
+	StringInfoData sql;
+	ListCell   *lc;
+	int			nkeys = list_length(shape->keys);
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&sql, "%s%s AS %s", foreach_current_index(lc) > 0 ? ", " : "",
+						 deparse_expression(FinalMutator((Node *) tle->expr, &fcontext),
+											dpcontext, false, false),
+						 quote_identifier(tle->resname));
+	}
+	appendStringInfo(&sql, " FROM %s WHERE k%d + %s > pg_catalog.now() - %s",
+					 quote_qualified_identifier("stream_ext", get_rel_name(state_oid)),
+					 nkeys, options->step, options->sliding);
+	for (int i = 1; i < nkeys; i++)
+		appendStringInfo(&sql, "%sk%d", i == 1 ? " GROUP BY " : ", ", i);
+	return sql.data;
 }
 
 /*
@@ -1404,6 +1590,7 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 	bool		emitting = window != NULL && (options->emit_final || options->append_to != NULL);
 	char	   *wm_old = psprintf("(SELECT wm_old FROM t_%u)", n);
 	char	   *wm_new = psprintf("(SELECT wm_new FROM t_%u)", n);
+	List	   *conditions = NIL;
 
 	/* Key and state column lists of the state table. */
 	initStringInfo(&keys);
@@ -1436,11 +1623,21 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 						 n, quote_identifier(window->ts_column), STREAM_BATCH_CTE,
 						 quote_identifier(window->ts_column), n);
 
-	/* The batch's partial states: late events dropped or moved, if asked. */
+	/*
+	 * The batch's partial states: late events dropped or moved, if asked;
+	 * those of windows past their ttl and of expired steps dropped.
+	 */
 	if (window != NULL && options->late == 'd')
-		appendStringInfo(&sql, "p_%u AS (SELECT * FROM (%s) p WHERE %s),\n", n, partial,
-						 StreamWindowKeyAfter(window, psprintf("p.k%d", window->key), wm_old));
-	else if (window != NULL && options->late == 'a')
+		conditions = lappend(conditions,
+							 StreamWindowKeyAfter(window, psprintf("p.k%d", window->key), wm_old));
+	if (window != NULL && options->ttl != NULL)
+		conditions = lappend(conditions,
+							 StreamWindowKeyAfter(window, psprintf("p.k%d", window->key),
+												  psprintf("%s - %s", wm_old, options->ttl)));
+	if (options->sliding != NULL)
+		conditions = lappend(conditions, psprintf("p.k%d + %s > pg_catalog.now() - %s",
+												  nkeys, options->step, options->sliding));
+	if (window != NULL && options->late == 'a')
 	{
 		const char *ts = quote_identifier(window->ts_column);
 
@@ -1453,6 +1650,14 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 		appendStringInfo(&sql, "CASE WHEN %s THEN %s::%s ELSE %s END AS %s FROM %s) %s),\n",
 						 StreamWindowEventClosed(window, ts, wm_old), wm_old,
 						 format_type_be(window->ts_type), ts, ts, STREAM_BATCH_CTE, partial);
+	}
+	else if (conditions != NIL)
+	{
+		appendStringInfo(&sql, "p_%u AS (SELECT * FROM (%s) p WHERE ", n, partial);
+		foreach(lc, conditions)
+			appendStringInfo(&sql, "%s%s", foreach_current_index(lc) > 0 ? " AND " : "",
+							 (char *) lfirst(lc));
+		appendStringInfoString(&sql, "),\n");
 	}
 	else
 		appendStringInfo(&sql, "p_%u AS (%s),\n", n, partial);
@@ -1510,131 +1715,166 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 	else
 		appendStringInfoString(&sql, " RETURNING 1),\n");
 
-	/* The result rows: the user's output, finalized from m. */
-	appendStringInfo(&sql, "r_%u AS (INSERT INTO ", n);
-	NamePart(&parts, &sql, "result");
-	appendStringInfoString(&sql, " AS r (");
-	i = 0;
-	foreach(lc, shape->query->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (tle->resjunk)
-			continue;
-		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
-	}
-	appendStringInfo(&sql, ") %s", FinalSelect(shape, &fcontext, dpcontext, psprintf("m_%u", n), keys.data));
-	if (key_columns == NIL)
-		appendStringInfoString(&sql, " ON CONFLICT ((true))");
-	else
-	{
-		appendStringInfoString(&sql, " ON CONFLICT (");
-		i = 0;
-		foreach(lc, key_columns)
-			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
-							 quote_identifier((char *) lfirst(lc)));
-		appendStringInfoChar(&sql, ')');
-	}
-	if (value_columns == NIL)
-		appendStringInfoString(&sql, " DO NOTHING");
-	else
-	{
-		appendStringInfoString(&sql, " DO UPDATE SET ");
-		i = 0;
-		foreach(lc, value_columns)
-		{
-			const char *col = quote_identifier((char *) lfirst(lc));
-
-			appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i++ > 0 ? ", " : "", col, col);
-		}
-	}
-	appendStringInfo(&sql, " RETURNING %s),\n",
-					 options->notify != NULL || emitting ? "r.*" : "1");
-
-	if (emitting)
-	{
-		/*
-		 * Windows that close in this batch without having changed in it: to
-		 * revision 1.  The partial index on their key finds them.
-		 */
-		appendStringInfo(&sql, "v_%u AS (UPDATE ", n);
-		NamePart(&parts, &sql, "state");
-		appendStringInfo(&sql, " st SET stream_ext_rev = 1 WHERE st.stream_ext_rev = 0 AND %s AND NOT (%s)"
-						 " AND NOT EXISTS (SELECT 1 FROM m_%u m WHERE ",
-						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_old),
-						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_new), n);
-		KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "st"));
-		appendStringInfo(&sql, ") RETURNING %s%s),\n", keys.data,
-						 options->output && options->emit_final ? states.data : "");
-
-		/* What closed: the result rows of those and of the changed closed ones. */
-		appendStringInfo(&sql, "e_%u AS (SELECT r.*, w.stream_ext_rev AS revision"
-						 " FROM r_%u r JOIN w_%u w ON ", n, n, n);
-		KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "w"));
-		appendStringInfoString(&sql, " WHERE w.closed UNION ALL SELECT r.*, 1 FROM ");
-		NamePart(&parts, &sql, "result");
-		appendStringInfo(&sql, " r JOIN v_%u v ON ", n);
-		KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "v"));
-		appendStringInfoString(&sql, "),\n");
-
-		if (options->append_to != NULL)
-		{
-			appendStringInfo(&sql, "a_%u AS (INSERT INTO ", n);
-			NamePart(&parts, &sql, "append");
-			appendStringInfoString(&sql, " (");
-			foreach(lc, shape->query->targetList)
-			{
-				TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-				if (!tle->resjunk)
-					appendStringInfo(&sql, "%s, ", quote_identifier(tle->resname));
-			}
-			appendStringInfoString(&sql, "revision) SELECT ");
-			foreach(lc, shape->query->targetList)
-			{
-				TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-				if (!tle->resjunk)
-					appendStringInfo(&sql, "e.%s, ", quote_identifier(tle->resname));
-			}
-			appendStringInfo(&sql, "e.revision FROM e_%u e RETURNING 1),\n", n);
-		}
-	}
-
 	/*
-	 * The output stream: per group, the keys and each aggregate's state over
-	 * this batch's events alone (emit => 'changes'); or, for windows that
-	 * closed, their whole state when they close and the batch's state of
-	 * every later change (emit => 'final').  Either way the rows of a group
-	 * combine to its state over all its events.
+	 * A sliding window has no result table: its read view combines the
+	 * steps.  Steps that ended before the window are deleted.
 	 */
-	if (options->output)
+	if (options->sliding != NULL)
 	{
-		appendStringInfo(&sql, "x_%u AS (INSERT INTO ", n);
-		NamePart(&parts, &sql, "output");
-		appendStringInfoString(&sql, " (");
+		appendStringInfo(&sql, "r_%u AS (SELECT 1 FROM w_%u),\nd_%u AS (DELETE FROM ", n, n, n);
+		NamePart(&parts, &sql, "state");
+		appendStringInfo(&sql, " st WHERE st.k%d + %s <= pg_catalog.now() - %s RETURNING 1),\n",
+						 nkeys, options->step, options->sliding);
+	}
+	else
+	{
+		/* The result rows: the user's output, finalized from m. */
+		appendStringInfo(&sql, "r_%u AS (INSERT INTO ", n);
+		NamePart(&parts, &sql, "result");
+		appendStringInfoString(&sql, " AS r (");
 		i = 0;
 		foreach(lc, shape->query->targetList)
 		{
 			TargetEntry *tle = lfirst_node(TargetEntry, lc);
 
-			if (!tle->resjunk)
-				appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
+			if (tle->resjunk)
+				continue;
+			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
 		}
-		appendStringInfoString(&sql, ") ");
-		if (!(emitting && options->emit_final))
-			appendStringInfo(&sql, "SELECT %s FROM p_%u d", OutputValues(shape, "d"), n);
+		appendStringInfo(&sql, ") %s", FinalSelect(shape, &fcontext, dpcontext, psprintf("m_%u", n), keys.data));
+		if (key_columns == NIL)
+			appendStringInfoString(&sql, " ON CONFLICT ((true))");
 		else
 		{
-			appendStringInfo(&sql, "SELECT %s FROM w_%u d WHERE d.closed AND d.stream_ext_rev = 1"
-							 " UNION ALL SELECT %s FROM v_%u d"
-							 " UNION ALL SELECT %s FROM w_%u w JOIN p_%u d ON ",
-							 OutputValues(shape, "d"), n, OutputValues(shape, "d"), n,
-							 OutputValues(shape, "d"), n, n);
-			KeysMatch(&sql, shape, StateKeys(shape, "w"), StateKeys(shape, "d"));
-			appendStringInfoString(&sql, " WHERE w.closed AND w.stream_ext_rev > 1");
+			appendStringInfoString(&sql, " ON CONFLICT (");
+			i = 0;
+			foreach(lc, key_columns)
+				appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
+								 quote_identifier((char *) lfirst(lc)));
+			appendStringInfoChar(&sql, ')');
 		}
-		appendStringInfoString(&sql, " RETURNING 1),\n");
+		if (value_columns == NIL)
+			appendStringInfoString(&sql, " DO NOTHING");
+		else
+		{
+			appendStringInfoString(&sql, " DO UPDATE SET ");
+			i = 0;
+			foreach(lc, value_columns)
+			{
+				const char *col = quote_identifier((char *) lfirst(lc));
+
+				appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i++ > 0 ? ", " : "", col, col);
+			}
+		}
+		appendStringInfo(&sql, " RETURNING %s),\n",
+						 options->notify != NULL || emitting ? "r.*" : "1");
+
+		if (emitting)
+		{
+			/*
+			 * Windows that close in this batch without having changed in it: to
+			 * revision 1.  The partial index on their key finds them.
+			 */
+			appendStringInfo(&sql, "v_%u AS (UPDATE ", n);
+			NamePart(&parts, &sql, "state");
+			appendStringInfo(&sql, " st SET stream_ext_rev = 1 WHERE st.stream_ext_rev = 0 AND %s AND NOT (%s)"
+							 " AND NOT EXISTS (SELECT 1 FROM m_%u m WHERE ",
+							 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_old),
+							 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_new), n);
+			KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "st"));
+			appendStringInfo(&sql, ") RETURNING %s%s),\n", keys.data,
+							 options->output && options->emit_final ? states.data : "");
+
+			/* What closed: the result rows of those and of the changed closed ones. */
+			appendStringInfo(&sql, "e_%u AS (SELECT r.*, w.stream_ext_rev AS revision"
+							 " FROM r_%u r JOIN w_%u w ON ", n, n, n);
+			KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "w"));
+			appendStringInfoString(&sql, " WHERE w.closed UNION ALL SELECT r.*, 1 FROM ");
+			NamePart(&parts, &sql, "result");
+			appendStringInfo(&sql, " r JOIN v_%u v ON ", n);
+			KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "v"));
+			appendStringInfoString(&sql, "),\n");
+
+			if (options->append_to != NULL)
+			{
+				appendStringInfo(&sql, "a_%u AS (INSERT INTO ", n);
+				NamePart(&parts, &sql, "append");
+				appendStringInfoString(&sql, " (");
+				foreach(lc, shape->query->targetList)
+				{
+					TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+					if (!tle->resjunk)
+						appendStringInfo(&sql, "%s, ", quote_identifier(tle->resname));
+				}
+				appendStringInfoString(&sql, "revision) SELECT ");
+				foreach(lc, shape->query->targetList)
+				{
+					TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+					if (!tle->resjunk)
+						appendStringInfo(&sql, "e.%s, ", quote_identifier(tle->resname));
+				}
+				appendStringInfo(&sql, "e.revision FROM e_%u e RETURNING 1),\n", n);
+			}
+		}
+
+		/*
+		 * The output stream: per group, the keys and each aggregate's state over
+		 * this batch's events alone (emit => 'changes'); or, for windows that
+		 * closed, their whole state when they close and the batch's state of
+		 * every later change (emit => 'final').  Either way the rows of a group
+		 * combine to its state over all its events.
+		 */
+		if (options->output)
+		{
+			appendStringInfo(&sql, "x_%u AS (INSERT INTO ", n);
+			NamePart(&parts, &sql, "output");
+			appendStringInfoString(&sql, " (");
+			i = 0;
+			foreach(lc, shape->query->targetList)
+			{
+				TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+				if (!tle->resjunk)
+					appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
+			}
+			appendStringInfoString(&sql, ") ");
+			if (!(emitting && options->emit_final))
+				appendStringInfo(&sql, "SELECT %s FROM p_%u d", OutputValues(shape, "d"), n);
+			else
+			{
+				appendStringInfo(&sql, "SELECT %s FROM w_%u d WHERE d.closed AND d.stream_ext_rev = 1"
+								 " UNION ALL SELECT %s FROM v_%u d"
+								 " UNION ALL SELECT %s FROM w_%u w JOIN p_%u d ON ",
+								 OutputValues(shape, "d"), n, OutputValues(shape, "d"), n,
+								 OutputValues(shape, "d"), n, n);
+				KeysMatch(&sql, shape, StateKeys(shape, "w"), StateKeys(shape, "d"));
+				appendStringInfoString(&sql, " WHERE w.closed AND w.stream_ext_rev > 1");
+			}
+			appendStringInfoString(&sql, " RETURNING 1),\n");
+		}
+	}
+
+	/*
+	 * Retention: windows that ended ttl or longer before the watermark the
+	 * batch started with (closed, and emitted, in earlier batches) go from
+	 * the result and state tables; the batch's events for them were
+	 * dropped above.
+	 */
+	if (window != NULL && options->ttl != NULL)
+	{
+		char	   *bound = psprintf("%s - %s", wm_old, options->ttl);
+		TargetEntry *wkey = list_nth(shape->keys, window->key - 1);
+
+		appendStringInfo(&sql, "tr_%u AS (DELETE FROM ", n);
+		NamePart(&parts, &sql, "result");
+		appendStringInfo(&sql, " r WHERE NOT (%s) RETURNING 1),\n",
+						 StreamWindowKeyAfter(window, psprintf("r.%s", quote_identifier(wkey->resname)), bound));
+		appendStringInfo(&sql, "ts_%u AS (DELETE FROM ", n);
+		NamePart(&parts, &sql, "state");
+		appendStringInfo(&sql, " st WHERE NOT (%s) RETURNING 1),\n",
+						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), bound));
 	}
 
 	if (options->notify != NULL)
@@ -2052,6 +2292,7 @@ PartialQuery(ViewShape *shape)
 
 		key->resno = resno;
 		key->resname = psprintf("k%d", resno);
+		key->resjunk = false;	/* a sliding window's step is not an output */
 		resno++;
 		tlist = lappend(tlist, key);
 	}

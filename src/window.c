@@ -175,6 +175,16 @@ StreamWindowEventClosed(StreamWindow *window, const char *ts_sql, const char *wm
 }
 
 /*
+ * StreamEventTimeColumn returns the name of a stream's event_time column
+ * (its arrival column when it has no other), or NULL for no stream.
+ */
+char *
+StreamEventTimeColumn(Oid stream)
+{
+	return EventTimeColumn(stream);
+}
+
+/*
  * EventTimeColumn returns the name of a stream's event_time column, or
  * NULL when it has none.
  */
