@@ -13,6 +13,7 @@ CREATE TABLE stream_ext.stream (
     arrival_column  name,                   -- column stream_ext added for now(), if any
     segments        int NOT NULL,           -- number of segment partitions
     current_slot    int NOT NULL DEFAULT 0, -- slot new transactions write into
+    retention       interval CHECK (retention > '0'),  -- keep consumed events this long (set_retention)
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE stream_ext.stream IS 'stream_ext: registered streams';
@@ -22,6 +23,7 @@ CREATE TABLE stream_ext.segment (
     slot        int NOT NULL,
     partition   regclass NOT NULL,
     retired_before xid8,            -- no longer current: its writers' xids are below this
+    kept_until  timestamptz,        -- consumed, kept for the stream's retention until then
     PRIMARY KEY (stream, slot)
 );
 COMMENT ON TABLE stream_ext.segment IS 'stream_ext: segment partitions of each stream';
@@ -187,6 +189,7 @@ CREATE TABLE stream_ext.continuous_view (
     sliding      interval,                 -- a sliding window over the last this much
     step         interval,                 -- of steps this long (the state's grain)
     ttl          interval,                 -- windows ended this long before the watermark go
+    session_gap  interval,                 -- session windows: a longer pause ends a session
     watermarked  boolean NOT NULL DEFAULT false,  -- has an event-time window (window.c)
     allowed_lateness interval NOT NULL DEFAULT '0',
     late         text NOT NULL DEFAULT 'update' CHECK (late IN ('update', 'drop', 'adjust')),
@@ -239,7 +242,8 @@ CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
                                                    output_stream text,
                                                    sliding interval,
                                                    step interval,
-                                                   ttl interval)
+                                                   ttl interval,
+                                                   session_gap interval)
 RETURNS oid
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
@@ -257,15 +261,17 @@ CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   output_stream text DEFAULT NULL,
                                                   sliding interval DEFAULT NULL,
                                                   step interval DEFAULT NULL,
-                                                  ttl interval DEFAULT NULL)
+                                                  ttl interval DEFAULT NULL,
+                                                  session_gap interval DEFAULT NULL)
 RETURNS regclass
 LANGUAGE sql
 AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill, notify,
                                                 emit, append_to, allowed_lateness, late, max_future,
-                                                output_stream, sliding, step, ttl)::regclass $$;
+                                                output_stream, sliding, step, ttl,
+                                                session_gap)::regclass $$;
 COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text,
                                                       text, text, interval, text, interval, text,
-                                                      interval, interval, interval) IS
+                                                      interval, interval, interval, interval) IS
     'creates a continuous view: a result table kept up to date with the query over the events of a stream';
 
 -- Output streams (view.c): the columns of a stream that hold aggregate
@@ -335,6 +341,17 @@ AS $$ SELECT stream_ext._drop_continuous_view(name::regclass) $$;
 COMMENT ON FUNCTION stream_ext.drop_continuous_view(text) IS
     'drops a continuous view: its result table, its state and its catalog entry';
 
+CREATE FUNCTION stream_ext._replace_continuous_view(view regclass, query text)
+RETURNS oid
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_replace_continuous_view';
+-- The name is resolved with the caller's search_path.
+CREATE FUNCTION stream_ext.replace_continuous_view(name text, query text)
+RETURNS regclass LANGUAGE sql
+AS $$ SELECT stream_ext._replace_continuous_view(name::regclass, query)::regclass $$;
+COMMENT ON FUNCTION stream_ext.replace_continuous_view(text, text) IS
+    'gives a continuous view a new query whose results follow from its stored states (keys dropped, aggregates among the old ones)';
+
 CREATE FUNCTION stream_ext.flush(timeout interval DEFAULT '30 s')
 RETURNS void
 LANGUAGE C VOLATILE STRICT
@@ -345,7 +362,7 @@ COMMENT ON FUNCTION stream_ext.flush(interval) IS
 CREATE VIEW stream_ext.continuous_views AS
 SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
        c.owner, c.batch_size, c.notify, c.emit, c.append_to, c.output_stream, c.allowed_lateness,
-       c.late, c.max_future, c.sliding, c.step, c.ttl, c.batches, c.last_batch_at, c.last_error,
+       c.late, c.max_future, c.sliding, c.step, c.ttl, c.session_gap, c.batches, c.last_batch_at, c.last_error,
        c.created_at
   FROM stream_ext.continuous_view c
  WHERE c.kind = 'view' AND pg_catalog.has_table_privilege(c.result, 'SELECT');
@@ -943,6 +960,13 @@ CREATE EVENT TRIGGER stream_ext_alter_table ON ddl_command_end
 -- Pruning (prune.c): segments rotate, consumed ones are truncated
 -- ---------------------------------------------------------------------
 
+CREATE FUNCTION stream_ext.set_retention(stream regclass, retention interval)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_set_retention';
+COMMENT ON FUNCTION stream_ext.set_retention(regclass, interval) IS
+    'keeps a stream''s consumed events for this long after their event time (NULL: until consumed), for replay and backfill';
+
 CREATE FUNCTION stream_ext.prune(stream regclass DEFAULT NULL, wait boolean DEFAULT false)
 RETURNS integer
 LANGUAGE C VOLATILE
@@ -1167,7 +1191,8 @@ SELECT s.relid AS stream,
        s.arrival_column,
        s.segments,
        s.created_at,
-       stream_ext._events_waiting(s.relid) AS events_waiting
+       stream_ext._events_waiting(s.relid) AS events_waiting,
+       s.retention
   FROM stream_ext.stream s
  WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';

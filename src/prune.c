@@ -67,12 +67,14 @@ static bool callback_registered = false;
 
 static int	PruneStream(Oid relid, bool wait);
 static BlockNumber SegmentBlocks(Oid partition);
+static bool Retained(Oid relid, Oid partition, const char *event_time);
 static bool TruncateSegment(Oid partition, bool wait);
 static void PublishAtCommit(Oid relid, int slot);
 static void PublishSlots(XactEvent event, void *arg);
 
 PG_FUNCTION_INFO_V1(stream_ext_pruning);
 PG_FUNCTION_INFO_V1(stream_ext_prune);
+PG_FUNCTION_INFO_V1(stream_ext_set_retention);
 
 Datum
 stream_ext_pruning(PG_FUNCTION_ARGS)
@@ -235,6 +237,8 @@ PruneStream(Oid relid, bool wait)
 	Oid		   *partitions;
 	bool	   *retired;
 	bool	   *consumed;
+	bool		retains;
+	char	   *event_time;
 
 	/*
 	 * The stream's table before its catalog row, in the order DROP TABLE
@@ -250,7 +254,8 @@ PruneStream(Oid relid, bool wait)
 
 	/* The stream's row, locked: one pass at a time per stream. */
 	if (SPI_execute_with_args("SELECT current_slot, segments,"
-							  "       EXISTS (SELECT 1 FROM stream_ext.continuous_view c WHERE c.stream = s.relid)"
+							  "       EXISTS (SELECT 1 FROM stream_ext.continuous_view c WHERE c.stream = s.relid),"
+							  "       retention IS NOT NULL, event_time::pg_catalog.text"
 							  "  FROM stream_ext.stream s WHERE relid = $1::pg_catalog.oid FOR UPDATE",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read stream %u", relid);
@@ -265,6 +270,8 @@ PruneStream(Oid relid, bool wait)
 		current = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		segments = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		has_views = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		retains = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+		event_time = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	}
 
 	/* Shared memory must hold the catalog's slot before N is taken. */
@@ -309,11 +316,12 @@ PruneStream(Oid relid, bool wait)
 	}
 	for (int i = 0; i < nsegs; i++)
 	{
-		if (!consumed[i] || !TruncateSegment(partitions[i], wait))
+		if (!consumed[i] || (retains && Retained(relid, partitions[i], event_time)) ||
+			!TruncateSegment(partitions[i], wait))
 			continue;
 		values[1] = ObjectIdGetDatum(partitions[i]);
 		argtypes[1] = OIDOID;
-		if (SPI_execute_with_args("UPDATE stream_ext.segment SET retired_before = NULL"
+		if (SPI_execute_with_args("UPDATE stream_ext.segment SET retired_before = NULL, kept_until = NULL"
 								  " WHERE stream = $1::pg_catalog.oid AND partition = $2::pg_catalog.oid",
 								  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record the truncation of segment %u", partitions[i]);
@@ -344,6 +352,90 @@ PruneStream(Oid relid, bool wait)
 
 	SPI_finish();
 	return truncated;
+}
+
+/*
+ * stream_ext_set_retention sets how long a stream keeps consumed events
+ * (NULL: until every view has consumed them), for its owner.
+ */
+Datum
+stream_ext_set_retention(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Interval   *retention = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
+	Interval	zero = {0, 0, 0};
+	Oid			argtypes[2] = {OIDOID, INTERVALOID};
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("set_retention needs a stream")));
+	relid = PG_GETARG_OID(0);
+	if (!RelationIsStream(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a stream", get_rel_name(relid) ? get_rel_name(relid) : "?"),
+				 errhint("SELECT * FROM stream_ext.streams lists the streams.")));
+	StreamCheckOwner(relid);
+	if (retention != NULL &&
+		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(retention),
+										  IntervalPGetDatum(&zero))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention must be positive"),
+				 errhint("NULL keeps events only until every continuous view has consumed them.")));
+
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
+	SPI_connect();
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = retention ? IntervalPGetDatum(retention) : (Datum) 0;
+	if (SPI_execute_with_args("WITH s AS (UPDATE stream_ext.stream SET retention = $2"
+							  "  WHERE relid = $1::pg_catalog.oid RETURNING 1)"
+							  " UPDATE stream_ext.segment SET kept_until = NULL"
+							  "  WHERE stream = $1::pg_catalog.oid AND EXISTS (SELECT 1 FROM s)",
+							  2, argtypes, values, retention ? "  " : " n", false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not set the retention of stream %u", relid);
+	SPI_finish();
+	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Retained tells whether a consumed segment of a stream with a retention
+ * must still be kept: until the retention has passed since the latest
+ * event time in it.  A consumed segment receives no more events (every
+ * transaction that could write into it is over), so that time is read
+ * once and kept in the catalog.
+ */
+static bool
+Retained(Oid relid, Oid partition, const char *event_time)
+{
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(relid), ObjectIdGetDatum(partition)};
+	bool		isnull;
+	bool		kept;
+
+	if (SPI_execute_with_args(psprintf("UPDATE stream_ext.segment g"
+									   "   SET kept_until = COALESCE(g.kept_until,"
+									   "       (SELECT pg_catalog.max(%s)::pg_catalog.timestamptz FROM %s) + s.retention,"
+									   "       '-infinity')"
+									   "  FROM stream_ext.stream s"
+									   " WHERE s.relid = g.stream AND g.stream = $1::pg_catalog.oid"
+									   "   AND g.partition = $2::pg_catalog.oid"
+									   " RETURNING g.kept_until > pg_catalog.now()",
+									   quote_identifier(event_time),
+									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(partition)),
+																  get_rel_name(partition))),
+							  2, argtypes, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not read the retention of segment %u", partition);
+	if (SPI_processed != 1)
+		return true;
+	kept = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return isnull || kept;
 }
 
 /*

@@ -64,6 +64,7 @@
 #include "parser/parse_oper.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -88,6 +89,7 @@ typedef struct ViewShape
 	List	   *columns;		/* names of the stream columns it reads */
 	List	   *lookups;		/* OIDs of the tables joined as lookups */
 	StreamWindow *window;		/* its event-time window, or NULL */
+	int			session_end;	/* with session windows: max(event time) in aggs */
 } ViewShape;
 
 /* What a view does besides keeping its result table (create_continuous_view). */
@@ -101,6 +103,7 @@ typedef struct ContinuousViewOptions
 	char	   *sliding;		/* SQL of the sliding window's length, or NULL */
 	char	   *step;			/* SQL of its steps' length */
 	char	   *ttl;			/* SQL of the retention of closed windows, or NULL */
+	char	   *session_gap;	/* SQL of the gap that ends a session, or NULL */
 } ContinuousViewOptions;
 
 typedef struct FinalContext
@@ -134,11 +137,17 @@ static Oid	AppendTable(const char *name, Oid relid, const char *qualified,
 static Oid	OutputStream(const char *name, Oid relid, const char *qualified,
 						 ViewShape *shape);
 static void ResolveCombine(ViewShape *shape);
+static char *CombineStates(ViewShape *shape, FinalContext *fcontext, List *dpcontext);
+static void SessionMerge(StringInfo sql, List **parts, ViewShape *shape, unsigned int n,
+						 const char *gap, const char *combine);
+static void AddSessionColumns(ViewShape *shape);
 static char *IntervalSQL(Interval *interval);
 static void AddStepKey(ViewShape *shape, Interval *step);
 static char *SlidingSelect(ViewShape *shape, ContinuousViewOptions *options, Oid state_oid);
 static void CheckNoCycle(Oid output, Oid stream, const char *name);
 static char *ColumnType(Node *expr);
+static char *FinalSelect(ViewShape *shape, FinalContext *fcontext, List *dpcontext,
+						 const char *source, const char *keys);
 static Oid	TableOid(const char *qualified_name);
 static List *BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
 							Oid result_oid, Oid state_oid,
@@ -154,6 +163,7 @@ static void NamePart(List **parts, StringInfo sql, const char *which);
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
 PG_FUNCTION_INFO_V1(stream_ext_create_transform);
+PG_FUNCTION_INFO_V1(stream_ext_replace_continuous_view);
 
 /*
  * stream_ext_view_sql analyzes a continuous view's query, creates its
@@ -176,7 +186,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	Oid			state_oid;
 	Oid			result_oid;
 	int			save_nestlevel;
-	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false, NULL, NULL, NULL};
+	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false, NULL, NULL, NULL, NULL};
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
@@ -229,8 +239,9 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	Interval   *sliding = PG_ARGISNULL(12) ? NULL : PG_GETARG_INTERVAL_P(12);
 	Interval   *step = PG_ARGISNULL(13) ? NULL : PG_GETARG_INTERVAL_P(13);
 	Interval   *ttl = PG_ARGISNULL(14) ? NULL : PG_GETARG_INTERVAL_P(14);
+	Interval   *session_gap = PG_ARGISNULL(15) ? NULL : PG_GETARG_INTERVAL_P(15);
 	ContinuousViewOptions options = {notify, false, 'u', append_to, output_stream != NULL,
-	NULL, NULL, NULL};
+	NULL, NULL, NULL, NULL};
 	Oid			output_oid = InvalidOid;
 	char	   *output_qualified = NULL;
 	Oid			append_oid = InvalidOid;
@@ -334,6 +345,21 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		options.sliding = IntervalSQL(sliding);
 		options.step = IntervalSQL(step);
 	}
+	if (session_gap != NULL)
+	{
+		if (IntervalSign(session_gap) <= 0 || session_gap->month != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("session_gap must be positive and free of months and years"),
+					 errhint("Write it in days, hours, minutes or seconds, e.g. session_gap => '30 minutes'.")));
+		if (sliding != NULL || output_stream != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a view with session windows has no %s",
+							sliding != NULL ? "sliding window" : "output_stream"),
+					 errhint("Its sessions are rows of its result table, merged as events come.")));
+		options.session_gap = IntervalSQL(session_gap);
+	}
 	if (ttl != NULL)
 	{
 		if (IntervalSign(ttl) < 0)
@@ -380,6 +406,11 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	CheckViewQuery(shape);
 	shape->window = StreamFindWindow(shape->query, shape->stream_rti, shape->stream, shape->keys);
 	emitting = shape->window != NULL && (options.emit_final || append_to != NULL);
+	if (session_gap != NULL && shape->window != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a view with session windows cannot also group by a tumbling or hopping window"),
+				 errhint("Group by the keys that sessions are per, e.g. GROUP BY user_id.")));
 	if (sliding != NULL && shape->window != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -426,6 +457,8 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 
 	if (sliding != NULL)
 		AddStepKey(shape, step);
+	if (session_gap != NULL)
+		AddSessionColumns(shape);
 	partial = PartialQuery(shape);
 	if (sliding == NULL)
 	{
@@ -527,12 +560,12 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 						   key_columns, value_columns);
 
 	{
-		Oid			argtypes[24] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
+		Oid			argtypes[25] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
 			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
 			TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID,
-		INTERVALOID, INTERVALOID, INTERVALOID};
-		Datum		values[24];
-		char		nulls[24];
+		INTERVALOID, INTERVALOID, INTERVALOID, INTERVALOID};
+		Datum		values[25];
+		char		nulls[25];
 		ListCell   *lc;
 		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
 		int			ncolumns = 0;
@@ -580,13 +613,15 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		nulls[22] = sliding ? ' ' : 'n';
 		values[23] = ttl ? IntervalPGetDatum(ttl) : (Datum) 0;
 		nulls[23] = ttl ? ' ' : 'n';
+		values[24] = session_gap ? IntervalPGetDatum(session_gap) : (Datum) 0;
+		nulls[24] = session_gap ? ' ' : 'n';
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, stream, query, state_table, batch, owner,"
 								  "  timezone, datestyle, search_path, columns, batch_size,"
 								  "  state, progress, notify, emit, append_to,"
 								  "  allowed_lateness, late, max_future, watermarked, output_stream,"
-								  "  sliding, step, ttl)"
+								  "  sliding, step, ttl, session_gap)"
 								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
 								  "  $10, $11, $12,"
@@ -594,8 +629,8 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 								  "       ELSE pg_catalog.pg_current_snapshot() END, $14, $15,"
 								  "  $16::pg_catalog.oid, COALESCE($17, '0'::pg_catalog.interval), $18,"
 								  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20,"
-								  "  $21::pg_catalog.oid, $22, $23, $24)",
-								  24, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "  $21::pg_catalog.oid, $22, $23, $24, $25)",
+								  25, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register continuous view %s", result_table);
 		SPI_finish();
 	}
@@ -604,6 +639,279 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	AtEOXact_GUC(false, save_nestlevel);
 	StreamWakeWorkerAtCommit();
 	PG_RETURN_OID(result_oid);
+}
+
+/*
+ * stream_ext_replace_continuous_view gives a continuous view a new query
+ * whose results follow from the states the view has stored: the same
+ * stream, FROM and WHERE, grouping keys among the old ones (dropping keys
+ * merges groups) and aggregate calls among the old ones (output
+ * expressions over them may change).  A new view is made beside the old
+ * one, its states combined from the old states per new group, its result
+ * rows finalized from them, the old view's progress, watermark and
+ * counters carried over; then the old view is dropped and the new one
+ * takes its name.  All in the caller's transaction: exact, and the worker
+ * waits for it.
+ */
+Datum
+stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
+{
+	Oid			view;
+	char	   *new_query;
+	char	   *old_query;
+	char	   *old_path;
+	Oid			old_state;
+	ViewShape  *old_shape;
+	ViewShape  *new_shape;
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	int			save_nestlevel;
+	int		   *key_map;
+	int		   *agg_map;
+	ListCell   *lc;
+	ListCell   *lo;
+	char	   *name;
+	char	   *schema;
+	char	   *temp_name;
+	Oid			new_oid;
+	Oid			new_state;
+	StringInfoData sql;
+	StringInfoData groups;
+	List	   *dpcontext;
+	FinalContext fcontext;
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec_context;
+	int			owner_nestlevel;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("replace_continuous_view needs a view and a query")));
+	view = PG_GETARG_OID(0);
+	new_query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	/* The old view, its batches waited for and kept out meanwhile. */
+	LockRelationOid(view, AccessExclusiveLock);
+	SPI_connect();
+	values[0] = ObjectIdGetDatum(view);
+	if (SPI_execute_with_args("SELECT query, search_path, state_table::pg_catalog.oid,"
+							  "       kind = 'view' AND sliding IS NULL AND session_gap IS NULL"
+							  "       AND append_to IS NULL AND output_stream IS NULL AND emit = 'changes'"
+							  "  FROM stream_ext.continuous_view WHERE result = $1::pg_catalog.oid",
+							  1, (Oid[]) {OIDOID}, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous view %u", view);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a continuous view", get_rel_name(view)),
+				 errhint("SELECT * FROM stream_ext.continuous_views lists them.")));
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (!DatumGetBool(SPI_getbinval(row, desc, 4, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous view \"%s\" cannot be replaced in place", get_rel_name(view)),
+				 errdetail("Sliding and session windows, append_to, output_stream and emit => 'final' keep more than states per group."),
+				 errhint("Create the new view beside it with backfill => true (with a retention on the stream, see stream_ext.set_retention), then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	old_query = SPI_palloc(strlen(SPI_getvalue(row, desc, 1)) + 1);
+	strcpy(old_query, SPI_getvalue(row, desc, 1));
+	old_path = SPI_palloc(strlen(SPI_getvalue(row, desc, 2)) + 1);
+	strcpy(old_path, SPI_getvalue(row, desc, 2));
+	old_state = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
+	SPI_finish();
+	StreamCheckOwner(view);
+
+	/* Both queries analyzed; the old one as it was created. */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", old_path, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	old_shape = AnalyzeViewQuery(old_query);
+	CheckViewQuery(old_shape);
+	AtEOXact_GUC(false, save_nestlevel);
+	new_shape = AnalyzeViewQuery(new_query);
+	CheckViewQuery(new_shape);
+
+	/* The new results must follow from the old states. */
+	if (new_shape->stream != old_shape->stream ||
+		list_length(new_shape->query->rtable) != list_length(old_shape->query->rtable) ||
+		!equal(new_shape->query->jointree, old_shape->query->jointree))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new query must read the same FROM items with the same WHERE as the old one"),
+				 errdetail("Only grouping keys and output columns can change in place."),
+				 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	forboth(lc, new_shape->query->rtable, lo, old_shape->query->rtable)
+	{
+		RangeTblEntry *a = lfirst_node(RangeTblEntry, lc);
+		RangeTblEntry *b = lfirst_node(RangeTblEntry, lo);
+
+		if (a->rtekind != b->rtekind || a->relid != b->relid || a->jointype != b->jointype ||
+			!equal(a->functions, b->functions))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the new query must read the same FROM items with the same WHERE as the old one"),
+					 errdetail("Only grouping keys and output columns can change in place."),
+					 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	}
+	key_map = palloc0(sizeof(int) * (list_length(new_shape->keys) + 1));
+	foreach(lc, new_shape->keys)
+	{
+		ListCell   *lo;
+
+		foreach(lo, old_shape->keys)
+		{
+			if (equal(lfirst_node(TargetEntry, lc)->expr, lfirst_node(TargetEntry, lo)->expr))
+				key_map[foreach_current_index(lc)] = foreach_current_index(lo) + 1;
+		}
+		if (key_map[foreach_current_index(lc)] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("grouping key \"%s\" is not one of the old view's",
+							lfirst_node(TargetEntry, lc)->resname),
+					 errdetail("A view's groups can be merged (keys dropped), not split."),
+					 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	}
+	agg_map = palloc0(sizeof(int) * (list_length(new_shape->aggs) + 1));
+	foreach(lc, new_shape->aggs)
+	{
+		ListCell   *lo;
+
+		foreach(lo, old_shape->aggs)
+		{
+			if (equal(lfirst(lc), lfirst(lo)))
+				agg_map[foreach_current_index(lc)] = foreach_current_index(lo) + 1;
+		}
+		if (agg_map[foreach_current_index(lc)] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aggregate %s is not one of the old view's",
+							deparse_expression(lfirst(lc),
+											   deparse_context_for(get_rel_name(new_shape->stream),
+																   new_shape->stream),
+											   false, false)),
+					 errdetail("Its state over the events already consumed is not stored."),
+					 errhint("Create the new view beside it with backfill => true (with a retention on the stream, see stream_ext.set_retention), then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	}
+
+	/* The new view, beside the old one, paused until it holds the states. */
+	name = get_rel_name(view);
+	schema = get_namespace_name(get_rel_namespace(view));
+	temp_name = psprintf("%.*s_stream_ext_new", pg_mbcliplen(name, strlen(name), 40), name);
+	SPI_connect();
+	values[0] = ObjectIdGetDatum(view);
+	values[1] = CStringGetTextDatum(new_query);
+	if (SPI_execute_with_args(psprintf("SELECT stream_ext._create_continuous_view(%s, $2, c.batch_size,"
+									   " true, false, c.notify, c.emit, NULL, c.allowed_lateness, c.late,"
+									   " c.max_future, NULL, NULL, NULL, c.ttl, NULL)"
+									   " FROM stream_ext.continuous_view c WHERE c.result = $1::pg_catalog.oid",
+									   quote_literal_cstr(quote_qualified_identifier(schema, temp_name))),
+							  2, (Oid[]) {OIDOID, TEXTOID}, values, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not create the new version of %s", name);
+	new_oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	values[0] = ObjectIdGetDatum(new_oid);
+	if (SPI_execute_with_args("SELECT state_table::pg_catalog.oid FROM stream_ext.continuous_view"
+							  " WHERE result = $1::pg_catalog.oid",
+							  1, (Oid[]) {OIDOID}, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the new version of %s", name);
+	new_state = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/*
+	 * Its states: the old ones combined per new group.  Its result rows:
+	 * finalized from those.  Generated with search_path = pg_catalog.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	dpcontext = deparse_context_for(get_rel_name(old_state), old_state);
+	fcontext.shape = old_shape;
+	fcontext.carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
+	initStringInfo(&sql);
+	initStringInfo(&groups);
+	appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM (SELECT ",
+					 quote_qualified_identifier("stream_ext", get_rel_name(new_state)));
+	if (new_shape->keys == NIL)
+		appendStringInfoString(&sql, "true AS k1");
+	for (int j = 0; j < list_length(new_shape->keys); j++)
+	{
+		appendStringInfo(&sql, "%sk%d", j > 0 ? ", " : "", key_map[j]);
+		appendStringInfo(&groups, "%sk%d", j > 0 ? ", " : "", key_map[j]);
+	}
+	for (int i = 0; i < list_length(new_shape->aggs); i++)
+		appendStringInfo(&sql, ", stream_ext.partial(%s, NULL::%s)",
+						 deparse_expression(FinalMutator(list_nth(old_shape->aggs, agg_map[i] - 1), &fcontext),
+											dpcontext, false, false),
+						 format_type_be(list_nth_oid(new_shape->state_types, i)));
+	appendStringInfo(&sql, " FROM %s", quote_qualified_identifier("stream_ext", get_rel_name(old_state)));
+	if (groups.len > 0)
+		appendStringInfo(&sql, " GROUP BY %s", groups.data);
+	appendStringInfo(&sql, ") x WHERE EXISTS (SELECT 1 FROM %s)",
+					 quote_qualified_identifier("stream_ext", get_rel_name(old_state)));
+	{
+		StringInfoData keys;
+		StringInfoData cols;
+		FinalContext nfcontext = {new_shape, fcontext.carry_oid};
+
+		initStringInfo(&keys);
+		for (int i = 1; i <= Max(list_length(new_shape->keys), 1); i++)
+			appendStringInfo(&keys, "%sk%d", i > 1 ? ", " : "", i);
+		initStringInfo(&cols);
+		foreach(lc, new_shape->query->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (!tle->resjunk)
+				appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
+		}
+		appendStringInfo(&sql, "; INSERT INTO %s (%s) %s",
+						 quote_qualified_identifier(schema, temp_name), cols.data,
+						 FinalSelect(new_shape, &nfcontext,
+									 deparse_context_for(get_rel_name(new_state), new_state),
+									 quote_qualified_identifier("stream_ext", get_rel_name(new_state)),
+									 keys.data));
+	}
+	AtEOXact_GUC(false, save_nestlevel);
+
+	StreamApplyingBatch = true;
+	PG_TRY();
+	{
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not fill the new version of %s", name);
+	}
+	PG_FINALLY();
+	{
+		StreamApplyingBatch = false;
+	}
+	PG_END_TRY();
+
+	/* What the old view consumed and counted, and its state. */
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+	values[0] = ObjectIdGetDatum(view);
+	values[1] = ObjectIdGetDatum(new_oid);
+	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view n"
+							  "   SET progress = o.progress, state = o.state, max_event_time = o.max_event_time,"
+							  "       watermark = o.watermark, batches = o.batches, events = o.events,"
+							  "       rows_written = o.rows_written, notifications = o.notifications,"
+							  "       notifications_skipped = o.notifications_skipped,"
+							  "       late_events = o.late_events, retries = o.retries,"
+							  "       last_batch_at = o.last_batch_at, last_error = o.last_error,"
+							  "       last_error_at = o.last_error_at, created_at = o.created_at"
+							  "  FROM stream_ext.continuous_view o"
+							  " WHERE o.result = $1::pg_catalog.oid AND n.result = $2::pg_catalog.oid",
+							  2, (Oid[]) {OIDOID, OIDOID}, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not carry over the progress of %s", name);
+	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+	SPI_finish();
+
+	/* The old view goes; the new one takes its name. */
+	RunDDL(psprintf("DROP TABLE %s", quote_qualified_identifier(schema, name)));
+	RunDDL(psprintf("ALTER TABLE %s RENAME TO %s", quote_qualified_identifier(schema, temp_name),
+					quote_identifier(name)));
+	StreamWakeWorkerAtCommit();
+	PG_RETURN_OID(new_oid);
 }
 
 /*
@@ -894,6 +1202,71 @@ AddStepKey(ViewShape *shape, Interval *step)
 							 &sgc->hashable);
 	q->groupClause = lappend(q->groupClause, sgc);
 	shape->keys = lappend(shape->keys, tle);
+}
+
+/*
+ * AddSessionColumns adds to a view with session windows its last grouping
+ * key, session_start (each event's time; a session's start once merged),
+ * and the aggregate session_end, max(event time), both output columns.
+ */
+static void
+AddSessionColumns(ViewShape *shape)
+{
+	Query	   *q = shape->query;
+	char	   *ts_column = StreamEventTimeColumn(shape->stream);
+	AttrNumber	attno = get_attnum(shape->stream, ts_column);
+	Oid			ts_type;
+	int32		ts_typmod;
+	Oid			ts_collation;
+	Var		   *ts;
+	Aggref	   *end = makeNode(Aggref);
+	TargetEntry *start_tle;
+	TargetEntry *end_tle;
+	SortGroupClause *sgc = makeNode(SortGroupClause);
+	Index		ref = 0;
+	ListCell   *lc;
+
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk && (strcmp(tle->resname, "session_start") == 0 ||
+							  strcmp(tle->resname, "session_end") == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("output column \"%s\" is reserved for session windows", tle->resname),
+					 errhint("The result table gets session_start and session_end; rename yours with AS.")));
+		ref = Max(ref, tle->ressortgroupref);
+	}
+	get_atttypetypmodcoll(shape->stream, attno, &ts_type, &ts_typmod, &ts_collation);
+	ts = makeVar(shape->stream_rti, attno, ts_type, ts_typmod, InvalidOid, 0);
+
+	start_tle = makeTargetEntry((Expr *) copyObject(ts), list_length(q->targetList) + 1,
+								"session_start", false);
+	start_tle->ressortgroupref = ref + 1;
+	q->targetList = lappend(q->targetList, start_tle);
+	sgc->tleSortGroupRef = ref + 1;
+	get_sort_group_operators(ts_type, true, true, false, &sgc->sortop, &sgc->eqop, NULL,
+							 &sgc->hashable);
+	q->groupClause = lappend(q->groupClause, sgc);
+	shape->keys = lappend(shape->keys, start_tle);
+
+	end->aggfnoid = LookupFuncName(list_make2(makeString("pg_catalog"), makeString("max")), 1,
+								   (Oid[]) {ts_type}, false);
+	end->aggtype = ts_type;
+	end->aggargtypes = list_make1_oid(ts_type);
+	end->args = list_make1(makeTargetEntry((Expr *) copyObject(ts), 1, NULL, false));
+	end->aggkind = AGGKIND_NORMAL;
+	end->aggsplit = AGGSPLIT_SIMPLE;
+	end->aggno = -1;
+	end->aggtransno = -1;
+	end->location = -1;
+	end_tle = makeTargetEntry((Expr *) end, list_length(q->targetList) + 1, "session_end", false);
+	q->targetList = lappend(q->targetList, end_tle);
+	q->hasAggs = true;
+	shape->session_end = list_length(shape->aggs);
+	shape->state_types = lappend_oid(shape->state_types, StreamAggregateStateType(end));
+	shape->aggs = lappend(shape->aggs, end);
 }
 
 /*
@@ -1565,6 +1938,94 @@ OutputValues(ViewShape *shape, const char *alias)
 }
 
 /*
+ * CombineStates returns the select list items that combine the states
+ * s1..sm of the rows of a query level: ", stream_ext.partial(...) AS s1, ...".
+ */
+static char *
+CombineStates(ViewShape *shape, FinalContext *fcontext, List *dpcontext)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+
+	initStringInfo(&sql);
+	foreach(lc, shape->aggs)
+	{
+		Node	   *combine = FinalMutator((Node *) lfirst(lc), fcontext);
+
+		appendStringInfo(&sql, ", stream_ext.partial(%s, NULL::%s) AS s%d",
+						 deparse_expression(combine, dpcontext, false, false),
+						 format_type_be(list_nth_oid(shape->state_types, foreach_current_index(lc))),
+						 foreach_current_index(lc) + 1);
+	}
+	return sql.data;
+}
+
+/*
+ * SessionMerge appends, for a view with session windows, the CTEs that
+ * merge the batch into the stored sessions.  The last grouping key, k(n+1),
+ * is a session's start (for the batch: each event's time), the state of
+ * max(event time), s(e), its end.  The batch's points and the stored
+ * sessions of the same groups that they come within the gap of (c_n) are
+ * laid out per group in time order; a new island starts where the gap to
+ * the latest end before it is exceeded (g_n); each island is one session,
+ * its states combined (m_n).  Stored sessions of a group are always more
+ * than the gap apart, so no other stored session can join an island.
+ */
+static void
+SessionMerge(StringInfo sql, List **parts, ViewShape *shape, unsigned int n, const char *gap,
+			 const char *combine)
+{
+	int			nuser = list_length(shape->keys) - 1;
+	int			tk = nuser + 1;
+	int			se = shape->session_end + 1;
+	StringInfoData ukeys;
+	StringInfoData cols;
+	char	   *partition;
+	char	   *order;
+
+	initStringInfo(&ukeys);
+	for (int i = 1; i <= nuser; i++)
+		appendStringInfo(&ukeys, "%sk%d", i > 1 ? ", " : "", i);
+	initStringInfo(&cols);
+	for (int i = 1; i <= tk; i++)
+		appendStringInfo(&cols, "%sk%d", i > 1 ? ", " : "", i);
+	for (int i = 1; i <= list_length(shape->aggs); i++)
+		appendStringInfo(&cols, ", s%d", i);
+	partition = nuser > 0 ? psprintf("PARTITION BY %s ", ukeys.data) : "";
+	order = psprintf("ORDER BY c.k%d, c.s%d", tk, se);
+
+	appendStringInfo(sql, "c_%u AS (SELECT %s, false AS stored FROM p_%u p UNION ALL SELECT ",
+					 n, cols.data, n);
+	for (int i = 1; i <= tk; i++)
+		appendStringInfo(sql, "st.k%d, ", i);
+	for (int i = 1; i <= list_length(shape->aggs); i++)
+		appendStringInfo(sql, "st.s%d, ", i);
+	appendStringInfoString(sql, "true FROM ");
+	NamePart(parts, sql, "state");
+	appendStringInfo(sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
+	for (int i = 1; i <= nuser; i++)
+	{
+		bool		notnull = KeyIsNotNull((Node *) ((TargetEntry *) list_nth(shape->keys, i - 1))->expr, shape);
+
+		appendStringInfo(sql, "p.k%d %s st.k%d AND ", i, notnull ? "=" : "IS NOT DISTINCT FROM", i);
+	}
+	appendStringInfo(sql, "p.k%d >= st.k%d - %s AND p.k%d <= st.s%d + %s)),\n",
+					 tk, tk, gap, tk, se, gap);
+	appendStringInfo(sql,
+					 "g_%u AS (SELECT c.*, pg_catalog.min(c.k%d) OVER i AS stream_ext_start"
+					 " FROM (SELECT c.*, pg_catalog.sum(c.brk) OVER (%s%s ROWS UNBOUNDED PRECEDING) AS island"
+					 " FROM (SELECT c.*, CASE WHEN c.k%d - pg_catalog.max(c.s%d) OVER (%s%s"
+					 " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= %s THEN 0 ELSE 1 END AS brk"
+					 " FROM c_%u c) c) c WINDOW i AS (PARTITION BY %s%sisland)),\n",
+					 n, tk, partition, order, tk, se, partition, order, gap, n,
+					 ukeys.data, nuser > 0 ? ", " : "");
+	appendStringInfo(sql, "m_%u AS (SELECT %s%sstream_ext_start AS k%d%s FROM g_%u"
+					 " GROUP BY %s%sisland, stream_ext_start),\n",
+					 n, ukeys.data, nuser > 0 ? ", " : "", tk, combine, n,
+					 ukeys.data, nuser > 0 ? ", " : "");
+}
+
+/*
  * BatchStatement returns the view's part of a batch statement, which folds
  * a batch into the state and result tables and emits what the view's
  * options ask for (see the top of the file), as pieces of SQL, with
@@ -1637,6 +2098,8 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 	if (options->sliding != NULL)
 		conditions = lappend(conditions, psprintf("p.k%d + %s > pg_catalog.now() - %s",
 												  nkeys, options->step, options->sliding));
+	if (options->session_gap != NULL)
+		conditions = lappend(conditions, psprintf("p.k%d IS NOT NULL", nkeys));
 	if (window != NULL && options->late == 'a')
 	{
 		const char *ts = quote_identifier(window->ts_column);
@@ -1662,24 +2125,21 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 	else
 		appendStringInfo(&sql, "p_%u AS (%s),\n", n, partial);
 
-	appendStringInfo(&sql, "m_%u AS (SELECT %s", n, keys.data);
-	i = 0;
-	foreach(lc, shape->aggs)
+	if (options->session_gap != NULL)
+		SessionMerge(&sql, &parts, shape, n, options->session_gap,
+					 CombineStates(shape, &fcontext, dpcontext));
+	else
 	{
-		Node	   *combine = FinalMutator((Node *) lfirst(lc), &fcontext);
-
-		appendStringInfo(&sql, ", stream_ext.partial(%s, NULL::%s) AS s%d",
-						 deparse_expression(combine, dpcontext, false, false),
-						 format_type_be(list_nth_oid(shape->state_types, i)), i + 1);
-		i++;
+		appendStringInfo(&sql, "m_%u AS (SELECT %s%s", n, keys.data,
+						 CombineStates(shape, &fcontext, dpcontext));
+		appendStringInfo(&sql,
+						 " FROM (SELECT %s%s FROM p_%u p UNION ALL SELECT %s%s FROM ",
+						 keys.data, states.data, n, keys.data, states.data);
+		NamePart(&parts, &sql, "state");
+		appendStringInfo(&sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
+		KeysMatch(&sql, shape, StateKeys(shape, "p"), StateKeys(shape, "st"));
+		appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
 	}
-	appendStringInfo(&sql,
-					 " FROM (SELECT %s%s FROM p_%u p UNION ALL SELECT %s%s FROM ",
-					 keys.data, states.data, n, keys.data, states.data);
-	NamePart(&parts, &sql, "state");
-	appendStringInfo(&sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
-	KeysMatch(&sql, shape, StateKeys(shape, "p"), StateKeys(shape, "st"));
-	appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
 
 	/*
 	 * The states; a window's revision counts how often it was emitted: once
@@ -1768,6 +2228,30 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 		}
 		appendStringInfo(&sql, " RETURNING %s),\n",
 						 options->notify != NULL || emitting ? "r.*" : "1");
+
+		/*
+		 * Sessions merged into others: their stored states and result rows
+		 * go (the session they joined has an earlier start, written above).
+		 */
+		if (options->session_gap != NULL)
+		{
+			int			tk = list_length(shape->keys);
+
+			appendStringInfo(&sql, "x_%u AS (DELETE FROM ", n);
+			NamePart(&parts, &sql, "state");
+			appendStringInfo(&sql, " st USING c_%u c WHERE c.stored AND ", n);
+			KeysMatch(&sql, shape, StateKeys(shape, "st"), StateKeys(shape, "c"));
+			appendStringInfo(&sql, " AND NOT EXISTS (SELECT 1 FROM m_%u m WHERE ", n);
+			KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "c"));
+			appendStringInfoString(&sql, ") RETURNING ");
+			for (i = 1; i <= tk; i++)
+				appendStringInfo(&sql, "%sst.k%d", i > 1 ? ", " : "", i);
+			appendStringInfo(&sql, "),\nq_%u AS (DELETE FROM ", n);
+			NamePart(&parts, &sql, "result");
+			appendStringInfo(&sql, " r USING x_%u x WHERE ", n);
+			KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "x"));
+			appendStringInfoString(&sql, " RETURNING 1),\n");
+		}
 
 		if (emitting)
 		{

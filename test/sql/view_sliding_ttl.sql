@@ -105,10 +105,11 @@ SELECT count(*) AS states FROM pg_class
  WHERE relnamespace = 'stream_ext'::regnamespace AND relname LIKE 'last_hour%';
 SELECT stream_ext.drop_continuous_view('last_10m');
 
--- ttl: windows that ended ttl or more before the watermark leave the
--- result table with the next batch; late events for them are dropped and
--- counted; the rest equals the batch query over all events.
+-- ttl: windows that ended ttl or more before the watermark a batch starts
+-- with leave the result table in that batch; late events for them are
+-- dropped and counted; the rest equals the batch query over all events.
 TRUNCATE ev_all;
+ALTER TABLE ev_all ADD COLUMN dropped boolean NOT NULL DEFAULT false;
 CREATE FUNCTION put_at(n int, seed int, at timestamptz) RETURNS void LANGUAGE sql AS $$
     WITH e AS (SELECT (i * seed) % 4 AS k, (i * seed) % 97 AS v, at + (i * 10) * interval '1 s' AS ts
                  FROM generate_series(1, n) i),
@@ -117,44 +118,93 @@ CREATE FUNCTION put_at(n int, seed int, at timestamptz) RETURNS void LANGUAGE sq
 SELECT stream_ext.create_continuous_view('per_minute', $$
     SELECT k, stream_ext.tumble(ts, '1 minute') AS minute, count(*) AS n, sum(v) AS total
       FROM ev GROUP BY k, minute$$, ttl => '10 minutes');
-ALTER TABLE ev_all ADD COLUMN dropped boolean NOT NULL DEFAULT false;
-CREATE TABLE ttl_bound (kept_after timestamptz);
-INSERT INTO ttl_bound VALUES ('-infinity');
-CREATE FUNCTION ttl_diff() RETURNS TABLE (missing bigint, extra bigint) LANGUAGE sql AS $$
-    WITH b AS (SELECT kept_after FROM ttl_bound),
+-- Against the oracle, with bound = watermark - ttl: rows that differ from
+-- it, windows past the bound that are missing, windows before it still
+-- there (gone only after a batch that started with this watermark).
+CREATE FUNCTION ttl_diff(OUT extra bigint, OUT missing bigint, OUT expired_left bigint)
+LANGUAGE sql AS $$
+    WITH b AS (SELECT watermark - interval '10 minutes' AS bound FROM stream_ext.stats
+                WHERE view = 'per_minute'::regclass),
          o AS (SELECT k, stream_ext.tumble(ts, '1 minute') AS minute, count(*) AS n, sum(v) AS total
-                 FROM ev_all WHERE NOT dropped GROUP BY 1, 2
-               HAVING stream_ext.tumble(ts, '1 minute') + interval '1 minute' > (SELECT kept_after FROM b))
-    SELECT (SELECT count(*) FROM (SELECT * FROM o EXCEPT ALL SELECT * FROM per_minute) x),
-           (SELECT count(*) FROM (SELECT * FROM per_minute EXCEPT ALL SELECT * FROM o) x) $$;
+                 FROM ev_all WHERE NOT dropped GROUP BY 1, 2)
+    SELECT (SELECT count(*) FROM (SELECT * FROM per_minute EXCEPT ALL SELECT * FROM o) x),
+           (SELECT count(*) FROM (SELECT * FROM o WHERE minute + interval '1 minute' > (SELECT bound FROM b)
+                                  EXCEPT ALL SELECT * FROM per_minute) x),
+           (SELECT count(*) FROM per_minute WHERE minute + interval '1 minute' <= (SELECT bound FROM b)) $$;
+-- One more batch that moves nothing: an event at the latest time.
+CREATE FUNCTION nudge() RETURNS void LANGUAGE sql AS $$
+    INSERT INTO ev VALUES (3, 0, '2026-01-01 00:55');
+    INSERT INTO ev_all VALUES (3, 0, '2026-01-01 00:55') $$;
 SELECT put_at(300, 1, '2026-01-01');
 SELECT stream_ext.flush();
-SELECT * FROM ttl_diff();
--- The watermark is now 00:50: the next batch removes windows that ended
--- by 00:40.
-SELECT watermark FROM stream_ext.stats WHERE view = 'per_minute'::regclass;
-UPDATE ttl_bound SET kept_after = (SELECT watermark - interval '10 minutes' FROM stream_ext.stats
-                                    WHERE view = 'per_minute'::regclass);
--- One transaction, one batch: more events, and a late event for a
--- window past its ttl (dropped).
+SELECT extra, missing FROM ttl_diff();
+SELECT watermark = '2026-01-01 00:50' AS watermark_at_50 FROM stream_ext.stats
+ WHERE view = 'per_minute'::regclass;
+-- One transaction, one batch: more events, and a late event for a window
+-- past its ttl (dropped and counted); then a batch that starts with the
+-- new watermark removes what it passed.
 BEGIN;
 SELECT put_at(30, 2, '2026-01-01 00:50');
 INSERT INTO ev VALUES (1, 1, '2026-01-01 00:05');
 INSERT INTO ev_all VALUES (1, 1, '2026-01-01 00:05', true);
 COMMIT;
 SELECT stream_ext.flush();
+SELECT nudge();
+SELECT stream_ext.flush();
 SELECT * FROM ttl_diff();
-SELECT min(minute) AS oldest_kept, count(*) AS windows FROM per_minute;
+SELECT min(minute) AS oldest_kept, watermark FROM per_minute, stream_ext.stats
+ WHERE view = 'per_minute'::regclass GROUP BY watermark;
 SELECT late_events FROM stream_ext.stats WHERE view = 'per_minute'::regclass;
 -- ttl needs a window.
 SELECT stream_ext.create_continuous_view('bad', 'SELECT k, count(*) AS n FROM ev GROUP BY 1', ttl => '1 day');
 SELECT stream_ext.create_continuous_view('bad', $$
     SELECT k, stream_ext.tumble(ts, '1 minute') AS m, count(*) AS n FROM ev GROUP BY 1, 2$$, ttl => '-1 day');
 
+-- Raw events kept for a retention: consumed segments stay until the
+-- retention has passed since their latest event time, so a view created
+-- later with backfill counts them.
+CREATE TABLE raw (k int NOT NULL, ts timestamptz NOT NULL);
+SELECT stream_ext.create_stream('raw', event_time => 'ts');
+SELECT stream_ext.create_continuous_view('raw_counts', 'SELECT k, count(*) AS n FROM raw GROUP BY k');
+SELECT stream_ext.set_retention('raw', '1 hour');
+SELECT retention FROM stream_ext.streams WHERE stream = 'raw'::regclass;
+CREATE PROCEDURE raw_round(at timestamptz) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO raw SELECT g % 3, at FROM generate_series(1, 400) g;
+    COMMIT;
+    PERFORM stream_ext.flush();
+    PERFORM stream_ext.prune('raw', wait => true);
+    PERFORM stream_ext.prune('raw', wait => true);
+END $$;
+SET stream_ext.segment_size = '8kB';
+-- Events of two hours ago: consumed, past the retention, truncated; recent
+-- ones: consumed, kept.
+CALL raw_round(now() - interval '2 hours');
+CALL raw_round(now() - interval '2 hours');
+CALL raw_round(now());
+CALL raw_round(now());
+SELECT count(*) FILTER (WHERE ts > now() - interval '1 hour') AS recent_kept,
+       count(*) FILTER (WHERE ts < now() - interval '1 hour') AS old_kept FROM raw;
+SELECT stream_ext.create_continuous_view('raw_replayed', 'SELECT k, count(*) AS n FROM raw GROUP BY k',
+                                         backfill => true);
+SELECT stream_ext.flush();
+SELECT sum(n) AS replayed FROM raw_replayed;
+-- Without a retention, consumed segments go again.
+SELECT stream_ext.set_retention('raw', NULL);
+CALL raw_round(now());
+CALL raw_round(now());
+SELECT count(*) < 1600 AS pruned_again FROM raw;
+SELECT stream_ext.set_retention('raw', '-1 day');
+SELECT stream_ext.set_retention('ev_all', '1 day');
+RESET stream_ext.segment_size;
+DROP PROCEDURE raw_round(timestamptz);
+SELECT stream_ext.drop_stream('raw', cascade => true);
+
 DROP FUNCTION sliding_diff();
 DROP FUNCTION stored_steps(regclass);
 DROP FUNCTION ttl_diff();
 DROP FUNCTION put(int, int, interval);
 DROP FUNCTION put_at(int, int, timestamptz);
-DROP TABLE ev_all, ttl_bound;
+DROP FUNCTION nudge();
+DROP TABLE ev_all;
 SELECT stream_ext.drop_stream('ev', cascade => true);
