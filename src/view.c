@@ -814,7 +814,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	values[0] = ObjectIdGetDatum(new_oid);
 	if (SPI_execute_with_args("SELECT state_table::pg_catalog.oid FROM stream_ext.continuous_view"
 							  " WHERE result = $1::pg_catalog.oid",
-							  1, (Oid[]) {OIDOID}, values, NULL, true, 1) != SPI_OK_SELECT ||
+							  1, (Oid[]) {OIDOID}, values, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read the new version of %s", name);
 	new_state = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

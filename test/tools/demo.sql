@@ -57,6 +57,28 @@ SELECT stream_ext.flush();
 SELECT sensor_id, minute, readings, avg_temp FROM temp_per_minute
  WHERE minute >= '2026-01-01 10:03:00+00' ORDER BY sensor_id;
 
+-- Push: a view with an event-time window announces each minute once it
+-- has closed (the watermark, the latest event time, passed its end) on a
+-- NOTIFY channel, at the commit of the batch that closed it.  make demo
+-- started a second session that LISTENs on "closed minutes" and prints
+-- what arrives ("Asynchronous notification ..."), as it arrives.
+SELECT stream_ext.create_continuous_view('closed_minutes', $$
+    SELECT sensor_id, stream_ext.tumble(ts, '1 minute') AS minute,
+           count(*) AS readings, max(temp) AS max_temp
+      FROM sensor_events GROUP BY sensor_id, minute$$,
+    notify => 'closed minutes', emit => 'final', append_to => 'minute_history');
+INSERT INTO sensor_events (sensor_id, temp, ts)
+SELECT 1 + i % 2, 20 + i % 7, '2026-01-01 10:05:00+00'::timestamptz + i * interval '10 s'
+  FROM generate_series(0, 11) i;
+SELECT stream_ext.flush();
+SELECT pg_sleep(0.5);
+-- A late reading for 10:05, already closed: a correction, revision 2.
+INSERT INTO sensor_events (sensor_id, temp, ts) VALUES (1, 30.5, '2026-01-01 10:05:30+00');
+SELECT stream_ext.flush();
+SELECT pg_sleep(0.5);
+-- The same closed windows, durably, in the append table.
+SELECT sensor_id, minute, readings, max_temp, revision FROM minute_history ORDER BY minute, sensor_id, revision;
+
 -- What the worker did, and what it runs now.
 SELECT view, state, batches, events_processed, rows_written, events_waiting FROM stream_ext.stats;
 SELECT backend_type, state, activity FROM stream_ext.workers ORDER BY backend_type;

@@ -142,8 +142,20 @@ EOF
     as_runner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
     demo_data=$dir/data
     trap 'as_runner "$bindir/pg_ctl" -D "$demo_data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
+    # A listener in a second session: psql prints the notifications that
+    # arrived after each of its (empty, sleeping) commands, about a minute.
+    { echo 'LISTEN "closed minutes";'
+      for _ in $(seq 1 300); do echo 'SELECT WHERE pg_catalog.pg_sleep(0.2) IS NOT NULL;'; done
+    } >"$dir/listen.sql"
+    chmod a+r "$dir/listen.sql"
+    as_runner "$bindir/psql" -X -q -At -h "$dir" -p "$port" -U postgres -d postgres \
+        -f "$dir/listen.sql" 2>/dev/null &
+    listener=$!
+    sleep 0.5
     as_runner "$bindir/psql" -X -h "$dir" -p "$port" -U postgres -d postgres \
         -v ON_ERROR_STOP=1 -v datadir="$work/test/tools" -e -f "$work/test/tools/demo.sql"
+    kill "$listener" 2>/dev/null || true
+    wait "$listener" 2>/dev/null || true
     log "stopping the cluster; the server log is $dir/server.log"
     as_runner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     trap - EXIT
