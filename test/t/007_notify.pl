@@ -171,6 +171,54 @@ is($node->safe_psql('postgres', q{
 SELECT windows_closed || ' ' || corrections || ' ' || late_events FROM stream_ext.stats WHERE view = 'hourly'::regclass}),
 	'2 1 1', 'stats: windows closed, corrections, late events');
 
+# At scale: many batches of events, mostly in order, some late, written
+# while the listener listens; then an event that closes every window.
+# Every window gets exactly one revision-1 notification, its revisions
+# are 1, 2, ... without gaps or repeats, and the last one equals its row.
+$node->safe_psql('postgres', q{
+SELECT stream_ext.create_continuous_view('minutely', $$
+    SELECT sensor, stream_ext.tumble(ts, '1 minute') AS minute, count(*) AS n, sum(v) AS total
+      FROM readings GROUP BY sensor, minute$$, notify => 'closed minutes', emit => 'final');
+});
+$in .= qq{LISTEN "closed minutes";
+};
+collect();
+my @minutes;
+for my $b (1 .. 40)
+{
+	my $back = $b % 6 == 0 ? 240 : 0;
+	my $end = $b % 9 == 0 ? 'ROLLBACK' : 'COMMIT';
+	$node->safe_psql('postgres', qq{
+BEGIN;
+INSERT INTO readings SELECT i % 4, 'm', i, '2026-03-01'::timestamptz + ($b * 30 - $back + i) * interval '1 s'
+  FROM generate_series(1, 25) i;
+$end;});
+	push @minutes, grep { $_->[0] eq 'closed minutes' } collect() if $b % 10 == 0;
+}
+$node->safe_psql('postgres', q{
+INSERT INTO readings VALUES (0, 'm', 0, '2026-03-01 06:00');
+SELECT stream_ext.flush();
+});
+push @minutes, grep { $_->[0] eq 'closed minutes' } collect();
+my (%first, %revisions, %last);
+for my $m (map { decode_json($_->[1]) } @minutes)
+{
+	my $key = "$m->{sensor} $m->{minute}";
+	$first{$key}++ if $m->{revision} == 1;
+	push @{ $revisions{$key} }, $m->{revision};
+	$last{$key} = $m;
+}
+my $closed = rows_json(q{SELECT * FROM minutely WHERE minute < '2026-03-01 06:00+00' ORDER BY sensor, minute});
+is(scalar(grep { ($first{"$_->{sensor} $_->{minute}"} // 0) == 1 } @$closed), scalar(@$closed),
+	'at scale: every closed window notified once with revision 1');
+is(scalar(keys %first), scalar(@$closed), 'and no window that is not closed');
+ok(!grep({ my $r = $revisions{$_}; join(',', @$r) ne join(',', 1 .. scalar(@$r)) } keys %revisions),
+	'revisions of each window are 1, 2, ... in order, none repeated');
+ok(scalar(grep { @{ $revisions{$_} } > 1 } keys %revisions) > 0, 'late events sent corrections');
+is_deeply([ map { { %{ $last{"$_->{sensor} $_->{minute}"} } } } @$closed ],
+	[ map { { %$_, revision => scalar(@{ $revisions{"$_->{sensor} $_->{minute}"} }) } } @$closed ],
+	'the last revision of each window equals its row');
+
 # Refused channel names.
 my ($ret, $stdout, $stderr) = $node->psql('postgres', q{
 SELECT stream_ext.create_continuous_view('bad', 'SELECT count(*) FROM readings', notify => '')});
