@@ -133,6 +133,15 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Use days, e.g. ''30 days'', or group by date_trunc(''month'', ts).';
     END IF;
+    -- Every event is in size / slide windows: bounded, or one event could
+    -- make a batch write without end.
+    IF extract(epoch FROM size) / extract(epoch FROM slide) > 10000 THEN
+        RAISE EXCEPTION 'a hopping window of % every % puts each event in % windows', size, slide,
+                        ceil(extract(epoch FROM size) / extract(epoch FROM slide))
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'At most 10000 windows per event are supported.',
+                  HINT = 'Use a longer slide or a shorter size.';
+    END IF;
     RETURN slide;
 END;
 $$;
@@ -160,10 +169,14 @@ RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
 AS $$
     SELECT s, s + size
-      FROM pg_catalog.generate_series(pg_catalog.date_bin(slide, ts, origin) - size + slide,
+      FROM pg_catalog.generate_series(CASE WHEN pg_catalog.isfinite(ts)
+                                           THEN pg_catalog.date_bin(slide, ts, origin) - size + slide END,
                                       pg_catalog.date_bin(slide, ts, origin),
                                       stream_ext._checked_slide(size, slide)) s
      WHERE s + size > ts
+    UNION ALL
+    -- An infinite event time is in the one window [ts, ts), as tumble() puts it.
+    SELECT ts, ts WHERE NOT pg_catalog.isfinite(ts) AND stream_ext._checked_slide(size, slide) IS NOT NULL
 $$;
 COMMENT ON FUNCTION stream_ext.hop(timestamptz, interval, interval, timestamptz) IS
     'the hopping windows [window_start, window_end) of the given size, starting every slide, that contain ts';

@@ -535,6 +535,8 @@ RunBatch(List *group, char **stream_end)
 	end_text = MemoryContextStrdup(round_context,
 								   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 
+	StreamInjectionPoint("batch-bounds");
+
 	/* The batch, read once for every view of the group. */
 	sql = StreamBatchStatement(first->stream, columns, views, fragments);
 	argtypes[1] = PG_SNAPSHOTOID;
@@ -555,6 +557,7 @@ RunBatch(List *group, char **stream_end)
 
 	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	StreamInjectionPoint("batch-applied");
 
 	/* The end of the batch is the new progress. */
 	foreach(lc, views)
@@ -588,9 +591,11 @@ RunBatch(List *group, char **stream_end)
 			elog(ERROR, "could not advance continuous view %u", lfirst_oid(lc));
 	}
 
+	StreamInjectionPoint("batch-progress");
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
+	StreamInjectionPoint("batch-committed");
 	*stream_end = end_text;
 
 	/* A batch cut short leaves events behind: count again next time. */

@@ -327,6 +327,7 @@ PruneStream(Oid relid, bool wait)
 			elog(ERROR, "could not record the truncation of segment %u", partitions[i]);
 		retired[i] = false;
 		truncated++;
+		StreamInjectionPoint("prune-truncated");
 	}
 
 	/*

@@ -33,6 +33,7 @@ int			stream_ext_max_batch_attempts = 3;
 int			stream_ext_segment_size = 4096;
 int			stream_ext_max_streams = 1024;
 bool		stream_ext_restoring = false;
+char	   *stream_ext_injection_point = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -126,6 +127,15 @@ _PG_init(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("stream_ext.injection_point",
+							   "For tests: the point of the batch cycle where workers stop and wait.",
+							   "One of batch-bounds, batch-applied, batch-progress, batch-committed, prune-truncated; empty for none.  A worker waiting there shows it in pg_stat_activity until it is killed.",
+							   &stream_ext_injection_point,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("stream_ext.restoring",
 							 "Accepts events with their stored tags, as pg_restore loads them.",

@@ -86,6 +86,7 @@ extern int	stream_ext_batch_size;
 extern int	stream_ext_max_batch_attempts;
 extern int	stream_ext_segment_size;
 extern bool stream_ext_restoring;
+extern char *stream_ext_injection_point;
 
 /* launcher.c */
 extern Size StreamLauncherShmemSize(void);
@@ -169,6 +170,9 @@ extern void StreamUtilityInstallHook(void);
 struct Aggref;
 extern void StreamPartialInstallHooks(void);
 extern Oid	StreamAggregateStateType(struct Aggref *aggref);
+
+/* worker.c */
+extern void StreamInjectionPoint(const char *name);
 
 /* privilege.c */
 extern Oid	StreamExtensionOwner(void);

@@ -425,6 +425,21 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 						options.emit_final ? "emit => 'final'" : append_to != NULL ? "append_to" :
 						options.late != 'u' ? "late" : ttl != NULL ? "ttl" : "allowed_lateness"),
 				 errhint("Group by stream_ext.tumble() of the stream's event_time column, or by window_start or window_end of stream_ext.hop() over it, with constant sizes.")));
+	/* Window sizes that no batch could use are refused now, not by a batch. */
+	if (shape->window != NULL)
+	{
+		StreamWindow *w = shape->window;
+
+		SPI_connect();
+		if (SPI_execute(w->hop ?
+						psprintf("SELECT * FROM stream_ext.hop(pg_catalog.now(), %s, %s, %s)",
+								 w->size, w->slide, w->origin) :
+						psprintf("SELECT stream_ext.tumble(pg_catalog.now()::%s, %s, %s)",
+								 format_type_be(w->ts_type), w->size, w->origin),
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not check the window of %s", result_table);
+		SPI_finish();
+	}
 	if (options.late == 'a' && shape->window->hop)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -2157,7 +2172,7 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 		for (i = 1; i <= list_length(shape->aggs); i++)
 			appendStringInfo(&sql, "m.s%d, ", i);
 		appendStringInfo(&sql,
-						 "COALESCE(o.stream_ext_rev, 0) + (%s <= %s)::pg_catalog.int4"
+						 "COALESCE(o.stream_ext_rev, 0) + COALESCE(%s <= %s, false)::pg_catalog.int4"
 						 " FROM m_%u m LEFT JOIN ",
 						 StreamWindowEnd(window, psprintf("m.k%d", window->key)), wm_new, n);
 		NamePart(&parts, &sql, "state");

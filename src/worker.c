@@ -37,6 +37,9 @@
 static StreamWorkerSlot *my_slot = NULL;
 
 static bool ExtensionPresent(void);
+static const char *const injection_points[] = {
+	"batch-bounds", "batch-applied", "batch-progress", "batch-committed", "prune-truncated"
+};
 static void OverrideSettings(void);
 static void WorkerExit(StreamWorkerExit reason) pg_attribute_noreturn();
 
@@ -205,4 +208,33 @@ OverrideSettings(void)
 
 	for (int i = 0; i < lengthof(settings); i++)
 		SetConfigOption(settings[i][0], settings[i][1], PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * StreamInjectionPoint stops the worker at a named point of its batch
+ * cycle when stream_ext.injection_point names it, for the crash tests:
+ * the worker shows the point in pg_stat_activity and waits, holding what
+ * it holds there, until it is killed or the server stops.  A reload does
+ * not release it.
+ */
+void
+StreamInjectionPoint(const char *name)
+{
+	bool		known = false;
+
+	for (int i = 0; i < lengthof(injection_points); i++)
+		known |= strcmp(injection_points[i], name) == 0;
+	Assert(known);
+	if (stream_ext_injection_point == NULL || strcmp(stream_ext_injection_point, name) != 0 ||
+		!IsBackgroundWorker)
+		return;
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("stream_ext: waiting at injection point %s", name));
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
