@@ -4,6 +4,7 @@
 #   make install    install into the PostgreSQL found by $(PG_CONFIG)
 #   make test       set up everything, build with -Werror, run all suites
 #   make demo       set up everything and run the quickstart on a throwaway cluster
+#   make bench      the benchmark suite (test/bench); make soak: the soak (test/soak)
 #   make installcheck  the suites alone (regress, isolation, TAP), against
 #                   temporary instances; run as a user that can run initdb
 
@@ -65,7 +66,7 @@ output_iso/expected:
 	mkdir -p output_iso
 	ln -sfn $(abspath $(srcdir))/expected output_iso/expected
 
-.PHONY: test demo bench
+.PHONY: test demo bench soak
 
 # One command each; both install what is missing (as root), build, and
 # run as the postgres OS user in a copy of the tree it can write.
@@ -78,3 +79,7 @@ demo:
 # Not part of test: it measures.  BENCH_SCALE=smoke runs a small one quickly.
 bench:
 	bash $(srcdir)/test/tools/run.sh bench
+
+# Not part of test: ten minutes of ingest with crashes (SOAK_SECONDS).
+soak:
+	bash $(srcdir)/test/tools/run.sh soak

@@ -925,6 +925,49 @@ BEGIN
 END;
 $$;
 
+-- Before DROP EXTENSION (utility.c): what stream_ext made of the user's
+-- tables goes, the tables and their data stay.  Streams become plain
+-- partitioned tables (their segments move to the stream's schema; the
+-- tag column stays, without its default and check), result tables plain
+-- tables, trigger-fed sources plain tables again; state tables and the
+-- views that read them (sliding windows) go with the extension.
+CREATE FUNCTION stream_ext._release_user_objects()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT c.result, c.kind, c.state_table, k.relkind
+               FROM stream_ext.continuous_view c JOIN pg_class k ON k.oid = c.result LOOP
+        IF r.kind = 'view' AND r.relkind = 'v' THEN
+            EXECUTE format('DROP VIEW %s', r.result);
+        ELSIF r.kind = 'view' THEN
+            EXECUTE format('DROP TRIGGER IF EXISTS stream_ext_guard ON %s', r.result);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT c.state_table FROM stream_ext.continuous_view c
+              WHERE c.state_table IS NOT NULL AND to_regclass(c.state_table::text) IS NOT NULL LOOP
+        EXECUTE format('DROP TABLE %s', r.state_table);
+    END LOOP;
+    FOR r IN SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_trigger t
+               JOIN stream_ext.source x ON x.function::oid = t.tgfoid AND x.source::oid = t.tgrelid LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', r.tgname, r.rel);
+    END LOOP;
+    FOR r IN SELECT g.partition, n.nspname, g.stream FROM stream_ext.segment g
+               JOIN pg_class c ON c.oid = g.stream JOIN pg_namespace n ON n.oid = c.relnamespace LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS stream_ext_append_only ON %s', r.partition);
+        EXECUTE format('ALTER TABLE %s SET SCHEMA %I', r.partition, r.nspname);
+    END LOOP;
+    FOR r IN SELECT s.relid FROM stream_ext.stream s LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN stream_ext_tx DROP DEFAULT', r.relid);
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS stream_ext_tx_check', r.relid);
+        EXECUTE format('DROP TRIGGER IF EXISTS stream_ext_append_only ON %s', r.relid);
+    END LOOP;
+END;
+$$;
+
 CREATE EVENT TRIGGER stream_ext_sql_drop ON sql_drop
     EXECUTE FUNCTION stream_ext._on_sql_drop();
 

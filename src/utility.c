@@ -8,7 +8,9 @@
  *	- DROP DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE and CREATE
  *	  DATABASE ... TEMPLATE need the database without other sessions: the
  *	  database's worker is stopped first (launcher.c).
- *	- DROP EXTENSION stream_ext wakes the database's worker at commit, so
+ *	- DROP EXTENSION stream_ext first releases the user's tables (streams,
+ *	  result tables, sources become plain tables with their data), and
+ *	  wakes the database's worker at commit, so
  *	  it exits at once rather than at its next idle wake-up.
  *
  *-------------------------------------------------------------------------
@@ -17,6 +19,8 @@
 
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
@@ -89,8 +93,16 @@ StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 				foreach(lc, ((DropStmt *) parsetree)->objects)
 				{
-					if (strcmp(strVal(lfirst(lc)), "stream_ext") == 0)
+					if (strcmp(strVal(lfirst(lc)), "stream_ext") == 0 &&
+						OidIsValid(get_extension_oid("stream_ext", true)))
+					{
+						/* The user's tables stay, with their data. */
+						SPI_connect();
+						if (SPI_execute("SELECT stream_ext._release_user_objects()", false, 0) != SPI_OK_SELECT)
+							elog(ERROR, "could not release the tables of stream_ext");
+						SPI_finish();
 						StreamWakeWorkerAtCommit();
+					}
 				}
 			}
 			break;

@@ -708,6 +708,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	new_query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	/* The old view, its batches waited for and kept out meanwhile. */
+	StreamCheckOwner(view);
 	LockRelationOid(view, AccessExclusiveLock);
 	SPI_connect();
 	values[0] = ObjectIdGetDatum(view);
@@ -736,7 +737,6 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	strcpy(old_path, SPI_getvalue(row, desc, 2));
 	old_state = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
 	SPI_finish();
-	StreamCheckOwner(view);
 
 	/* Both queries analyzed; the old one as it was created. */
 	save_nestlevel = NewGUCNestLevel();

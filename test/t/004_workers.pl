@@ -97,9 +97,39 @@ $node->safe_psql('postgres', 'DROP DATABASE app3');
 pass('DROP DATABASE succeeds while a worker runs');
 wait_for_worker('app3', 0, 'the dropped database has no worker');
 
-# DROP EXTENSION stops the worker.
+# DROP EXTENSION stops the worker, and leaves the user's tables as plain
+# tables with their data: the stream (its segments moved beside it), the
+# result table, the transform's target, the source table.
+$node->safe_psql('app2', q{
+CREATE TABLE ev (k int NOT NULL, ts timestamptz NOT NULL);
+SELECT stream_ext.create_stream('ev', event_time => 'ts');
+SELECT stream_ext.create_continuous_view('counts', 'SELECT k, count(*) AS n FROM ev GROUP BY k');
+SELECT stream_ext.create_continuous_view('recent', 'SELECT count(*) AS n FROM ev', sliding => '1 hour');
+CREATE TABLE copied (k int);
+SELECT stream_ext.create_transform('copier', 'SELECT k FROM ev', 'copied');
+CREATE TABLE app_rows (k int, ts timestamptz);
+SELECT stream_ext.attach_source('app_rows', 'ev');
+INSERT INTO app_rows SELECT i % 3, now() FROM generate_series(1, 30) i;
+INSERT INTO ev SELECT i % 3, now() FROM generate_series(1, 30) i;
+SELECT stream_ext.flush();
+});
 $node->safe_psql('app2', 'DROP EXTENSION stream_ext');
 wait_for_worker('app2', 0, 'DROP EXTENSION stops the worker');
+is($node->safe_psql('app2', q{
+SELECT (SELECT count(*) FROM ev) || ' ' || (SELECT sum(n) FROM counts) || ' '
+    || (SELECT count(*) FROM copied) || ' ' || (SELECT count(*) FROM app_rows)}),
+	'60 60 60 30', 'after DROP EXTENSION: stream, result table, target and source keep their rows');
+$node->safe_psql('app2', q{
+UPDATE ev SET k = 7 WHERE k = 0;
+INSERT INTO counts VALUES (9, 1);
+INSERT INTO app_rows VALUES (5, now());
+});
+is($node->safe_psql('app2', q{
+SELECT (SELECT count(*) FROM ev WHERE k = 7) || ' ' || (SELECT count(*) FROM ev) || ' '
+    || (SELECT count(*) FROM pg_class WHERE relnamespace = 'stream_ext'::regnamespace) || ' '
+    || (SELECT count(*) FROM pg_class WHERE relname = 'recent')}),
+	'20 60 0 0', 'they are plain tables now: writable, no triggers; nothing is left in schema stream_ext, the sliding view is gone');
+$node->safe_psql('app2', 'DROP TABLE ev, counts, copied, app_rows');
 $node->safe_psql('app2', 'CREATE EXTENSION stream_ext');
 wait_for_worker('app2', 1, 'CREATE EXTENSION starts it again');
 

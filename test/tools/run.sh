@@ -188,9 +188,19 @@ EOF
     trap - EXIT
 }
 
+# The soak (test/soak/soak.pl): SOAK_SECONDS (600) of ingest and crashes,
+# then the oracle, memory and bloat checks; its own temporary instance.
+run_soak() {
+    log "soak: ${SOAK_SECONDS:-600} s, a crash every ${SOAK_CRASH_EVERY:-30} s"
+    as_runner env SOAK_SECONDS="${SOAK_SECONDS:-600}" SOAK_CRASH_EVERY="${SOAK_CRASH_EVERY:-30}" \
+        make -C "$work" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \
+        PROVE_TESTS=test/soak/soak.pl PROVE_FLAGS=-v
+}
+
 case "$mode" in
     test) run_tests ;;
     demo) run_demo ;;
     bench) run_bench ;;
-    *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;;
+    soak) run_soak ;;
+    *) echo "usage: $0 test|demo|bench|soak" >&2; exit 2 ;;
 esac
