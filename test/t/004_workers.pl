@@ -129,7 +129,7 @@ SELECT (SELECT count(*) FROM ev WHERE k = 7) || ' ' || (SELECT count(*) FROM ev)
     || (SELECT count(*) FROM pg_class WHERE relnamespace = 'stream_ext'::regnamespace) || ' '
     || (SELECT count(*) FROM pg_class WHERE relname = 'recent')}),
 	'20 60 0 0', 'they are plain tables now: writable, no triggers; nothing is left in schema stream_ext, the sliding view is gone');
-$node->safe_psql('app2', 'DROP TABLE ev, counts, copied, app_rows');
+$node->safe_psql('app2', 'DROP VIEW copier; DROP TABLE ev, counts, copied, app_rows');
 $node->safe_psql('app2', 'CREATE EXTENSION stream_ext');
 wait_for_worker('app2', 1, 'CREATE EXTENSION starts it again');
 
