@@ -226,6 +226,7 @@ CREATE TABLE stream_ext.continuous_view (
     corrections  bigint NOT NULL DEFAULT 0,    -- closed windows emitted again, changed
     retries      bigint NOT NULL DEFAULT 0,    -- batches retried after a transient error
     attempts     integer NOT NULL DEFAULT 0,   -- batches begun but not finished
+    attempted_at timestamptz,                  -- when the last was begun (a restart since resets)
     last_batch_at timestamptz,
     last_error   text,
     last_error_at timestamptz,

@@ -238,7 +238,9 @@ ActiveViews(void)
 	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, stream::pg_catalog.oid,"
 							  "       owner::pg_catalog.oid, timezone, datestyle,"
 							  "       progress::pg_catalog.text,"
-							  "       coalesce(batch_size, $1), attempts, search_path"
+							  "       coalesce(batch_size, $1),"
+							  "       CASE WHEN attempted_at < pg_catalog.pg_postmaster_start_time() THEN 0"
+							  "            ELSE attempts END, search_path"
 							  "  FROM stream_ext.continuous_view"
 							  " WHERE state = 'active'"
 							  " ORDER BY stream, owner, timezone, datestyle, search_path,"
@@ -261,6 +263,14 @@ ActiveViews(void)
 		v->progress = SPI_getvalue(row, desc, 6);
 		v->batch_size = DatumGetInt32(SPI_getbinval(row, desc, 7, &isnull));
 		v->attempts = DatumGetInt32(SPI_getbinval(row, desc, 8, &isnull));
+
+		/*
+		 * A batch taken again after one was interrupted is 16 times smaller
+		 * per attempt, so that it can finish between crashes that are not
+		 * its fault; one that crashes the worker by itself still does.
+		 */
+		for (int a = 0; a < v->attempts && v->batch_size > 1; a++)
+			v->batch_size = Max(1, v->batch_size / 16);
 		v->search_path = SPI_getvalue(row, desc, 9);
 		views = lappend(views, v);
 		MemoryContextSwitchTo(old);
@@ -720,7 +730,9 @@ CountAttempt(List *group)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	values[0] = ViewOidArray(group);
 	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-							  "   SET attempts = attempts + 1"
+							  "   SET attempts = CASE WHEN attempted_at < pg_catalog.pg_postmaster_start_time()"
+							  "                       THEN 1 ELSE attempts + 1 END,"
+							  "       attempted_at = pg_catalog.now()"
 							  " WHERE result = ANY ($1) AND state = 'active'",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not count an attempt");

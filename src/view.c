@@ -686,6 +686,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	int		   *agg_map;
 	ListCell   *lc;
 	ListCell   *lo;
+	bool		same_from;
 	char	   *name;
 	char	   *schema;
 	char	   *temp_name;
@@ -749,32 +750,29 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	CheckViewQuery(new_shape);
 
 	/* The new results must follow from the old states. */
-	if (new_shape->stream != old_shape->stream ||
-		list_length(new_shape->query->rtable) != list_length(old_shape->query->rtable) ||
-		!equal(new_shape->query->jointree, old_shape->query->jointree))
+	same_from = new_shape->stream == old_shape->stream &&
+		list_length(new_shape->query->rtable) == list_length(old_shape->query->rtable) &&
+		equal(new_shape->query->jointree, old_shape->query->jointree);
+	if (same_from)
+	{
+		forboth(lc, new_shape->query->rtable, lo, old_shape->query->rtable)
+		{
+			RangeTblEntry *a = lfirst_node(RangeTblEntry, lc);
+			RangeTblEntry *b = lfirst_node(RangeTblEntry, lo);
+
+			same_from &= a->rtekind == b->rtekind && a->relid == b->relid &&
+				a->jointype == b->jointype && equal(a->functions, b->functions);
+		}
+	}
+	if (!same_from)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the new query must read the same FROM items with the same WHERE as the old one"),
 				 errdetail("Only grouping keys and output columns can change in place."),
 				 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
-	forboth(lc, new_shape->query->rtable, lo, old_shape->query->rtable)
-	{
-		RangeTblEntry *a = lfirst_node(RangeTblEntry, lc);
-		RangeTblEntry *b = lfirst_node(RangeTblEntry, lo);
-
-		if (a->rtekind != b->rtekind || a->relid != b->relid || a->jointype != b->jointype ||
-			!equal(a->functions, b->functions))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("the new query must read the same FROM items with the same WHERE as the old one"),
-					 errdetail("Only grouping keys and output columns can change in place."),
-					 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
-	}
 	key_map = palloc0(sizeof(int) * (list_length(new_shape->keys) + 1));
 	foreach(lc, new_shape->keys)
 	{
-		ListCell   *lo;
-
 		foreach(lo, old_shape->keys)
 		{
 			if (equal(lfirst_node(TargetEntry, lc)->expr, lfirst_node(TargetEntry, lo)->expr))
@@ -791,8 +789,6 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	agg_map = palloc0(sizeof(int) * (list_length(new_shape->aggs) + 1));
 	foreach(lc, new_shape->aggs)
 	{
-		ListCell   *lo;
-
 		foreach(lo, old_shape->aggs)
 		{
 			if (equal(lfirst(lc), lfirst(lo)))

@@ -1,5 +1,5 @@
 # The soak: `make soak` (not part of make test).  For SOAK_SECONDS (600)
-# events are written without pause -- bulk statements, small transactions,
+# events are written without pause -- COPY of 1,000 rows, small transactions,
 # some rolled back, some with savepoints rolled back or released -- while
 # every SOAK_CRASH_EVERY seconds (30) the worker is killed with SIGKILL or
 # the server is shut down immediately, alternately.  At the end: every
@@ -15,6 +15,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use POSIX qw(strftime);
 use Time::HiRes qw(time);
 
 my $seconds = $ENV{SOAK_SECONDS} // 600;
@@ -43,15 +44,22 @@ SELECT stream_ext.create_continuous_view('per_hour', $$
            stream_ext.combine(total) AS total
       FROM minute_deltas GROUP BY k, hour$$);
 SELECT stream_ext.create_continuous_view('per_key', 'SELECT k, count(*) AS n, sum(v) AS total FROM ev GROUP BY k');
-CREATE SEQUENCE clock;
--- n events at the next seconds of event time, into the stream and the oracle.
+CREATE SEQUENCE clock START 1000000;
+-- The oracle: every row any statement adds to the stream, in the same
+-- transaction (a statement-level trigger over its transition table).
+CREATE FUNCTION to_oracle() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ev_all SELECT k, v, ts FROM added;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER to_oracle AFTER INSERT ON ev REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION to_oracle();
+-- n events at the next seconds of event time.
 CREATE FUNCTION put(n int) RETURNS void LANGUAGE sql AS $$
-    WITH t AS (SELECT nextval('clock') AS c),
-         e AS (SELECT (i * 7919 + c) % 200 AS k, (i + c)::int % 1000 AS v,
-                      '2026-01-01'::timestamptz + (c * 3 + i % 5) * interval '1 s' AS ts
-                 FROM t, generate_series(1, n) i),
-         s AS (INSERT INTO ev SELECT * FROM e)
-    INSERT INTO ev_all SELECT * FROM e $$;
+    INSERT INTO ev
+    SELECT (i * 7919 + c) % 200, (i + c)::int % 1000,
+           '2026-01-01'::timestamptz + (c * 3 + i % 5) * interval '1 s'
+      FROM (SELECT nextval('clock') AS c) t, generate_series(1, n) i $$;
 });
 
 # One round of mixed ingest, as SQL.
@@ -59,7 +67,10 @@ my $round = 0;
 sub ingest
 {
 	$round++;
-	my $sql = "SELECT put(1000);\n";    # a bulk statement
+	# A COPY of 1,000 events, generated on the server.
+	my $sql = sprintf('COPY ev (k, v, ts) FROM PROGRAM $q$awk \'BEGIN { for (i = 1; i <= 1000; i++)'
+		  . ' printf "%%d,%%d,%s\\n", (i * 7919 + %d) %% 200, (i + %d) %% 1000 }\'$q$ (FORMAT csv);' . "\n",
+		strftime('%Y-%m-%d %H:%M:%S+00', gmtime(1767225600 + $round * 3)), $round, $round);
 	for my $t (1 .. 20)
 	{
 		my $r = ($round * 20 + $t) % 10;
