@@ -75,8 +75,7 @@ INSERT INTO ev_all SELECT i, i, now() FROM generate_series(1, 3) i;
 SELECT stream_ext.flush();
 SELECT total AS stored FROM stored_steps('last_second');
 SELECT pg_sleep(2.1);
-SELECT (SELECT total FROM stored_steps('last_second')) > 0 AS still_stored,
-       (SELECT count(*) FROM last_second) AS rows_read_now;
+SELECT count(*) AS rows_read_now FROM last_second;
 INSERT INTO ev VALUES (1, 1, now());
 INSERT INTO ev_all VALUES (1, 1, now());
 SELECT stream_ext.flush();
