@@ -93,8 +93,10 @@ sub ingest
 
 sub worker_pid
 {
-	return $node->safe_psql('postgres',
+	# Not safe_psql: the server may be restarting after a crash.
+	my ($ret, $out) = $node->psql('postgres',
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'");
+	return $ret == 0 ? $out : '';
 }
 
 sub worker_memory_kb
@@ -133,7 +135,10 @@ while (time - $start < $seconds)
 		kill 'KILL', $pid if $pid =~ /^\d+$/;
 		$writer->kill_kill;
 		eval { $writer->finish; };
-		$node->poll_query_until('postgres', 'SELECT 1', '1');
+		# Until the restarted server has a new worker (errors while it
+		# recovers are retried).
+		$node->poll_query_until('postgres', qq{
+SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'stream_ext worker' AND pid <> 0$pid}, '1');
 	}
 	else
 	{
@@ -141,6 +146,8 @@ while (time - $start < $seconds)
 		$writer->kill_kill;
 		eval { $writer->finish; };
 		$node->start;
+		$node->poll_query_until('postgres', q{
+SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'}, '1');
 	}
 }
 
