@@ -20,8 +20,8 @@ for line in open(path):
         if p50 not in ("-", ""):
             r["p50"].append(float(p50))
             r["p99"].append(float(p99))
-        r["cpu"].append(int(cpu) / ticks)
-        r["mem"].append(int(mem) / 1024)
+        r["cpu"].append(int(cpu or 0) / ticks)
+        r["mem"].append(int(mem or 0) / 1024)
         r["verified"].append(verified)
         continue
     w, dset, rep, e2e, writer, wal, cpu, mem, storage, verified = f
@@ -30,8 +30,9 @@ for line in open(path):
     r["e2e"].append(float(e2e))
     r["writer"].append(float(writer))
     r["wal"].append(float(wal))
-    r["cpu"].append(int(cpu) / ticks)
-    r["mem"].append(int(mem) / 1024)
+    # A sample can be missing (the worker was between lives): 0.
+    r["cpu"].append(int(cpu or 0) / ticks)
+    r["mem"].append(int(mem or 0) / 1024)
     r["storage"].append(int(storage or 0))
     r["verified"].append(verified)
 
