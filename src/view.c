@@ -132,6 +132,7 @@ static bool JoinTreeHasStream(Node *node, int stream_rti);
 static void CheckJoins(Node *node, int stream_rti);
 static void RunDDL(const char *sql);
 static int	IntervalSign(Interval *interval);
+static Oid	LookupOutputTable(const char *name, char **qualified);
 static Oid	AppendTable(const char *name, Oid relid, const char *qualified,
 						const char *result_table, ViewShape *shape);
 static Oid	OutputStream(const char *name, Oid relid, const char *qualified,
@@ -374,27 +375,11 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	nspid = RangeVarGetCreationNamespace(rv);
 	result_table = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
 
-	/* The table for closed windows, named under the caller's search_path. */
+	/* The table for closed windows and the output stream, by the caller's search_path. */
 	if (append_to != NULL)
-	{
-		RangeVar   *arv = makeRangeVarFromNameList(stringToQualifiedNameList(append_to));
-
-		append_oid = RangeVarGetRelid(arv, AccessShareLock, true);
-		if (!OidIsValid(append_oid))
-			append_qualified = quote_qualified_identifier(get_namespace_name(RangeVarGetCreationNamespace(arv)),
-														  arv->relname);
-	}
-
-	/* The output stream likewise. */
+		append_oid = LookupOutputTable(append_to, &append_qualified);
 	if (output_stream != NULL)
-	{
-		RangeVar   *orv = makeRangeVarFromNameList(stringToQualifiedNameList(output_stream));
-
-		output_oid = RangeVarGetRelid(orv, AccessShareLock, true);
-		if (!OidIsValid(output_oid))
-			output_qualified = quote_qualified_identifier(get_namespace_name(RangeVarGetCreationNamespace(orv)),
-														  orv->relname);
-	}
+		output_oid = LookupOutputTable(output_stream, &output_qualified);
 
 	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
 		ereport(ERROR,
@@ -1313,6 +1298,23 @@ SlidingSelect(ViewShape *shape, ContinuousViewOptions *options, Oid state_oid)
 	for (int i = 1; i < nkeys; i++)
 		appendStringInfo(&sql, "%sk%d", i == 1 ? " GROUP BY " : ", ", i);
 	return sql.data;
+}
+
+/*
+ * LookupOutputTable resolves the name of a table a view writes to under
+ * the caller's search_path: its OID, or InvalidOid with *qualified set to
+ * the quoted name to create it under.
+ */
+static Oid
+LookupOutputTable(const char *name, char **qualified)
+{
+	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	Oid			relid = RangeVarGetRelid(rv, AccessShareLock, true);
+
+	if (!OidIsValid(relid))
+		*qualified = quote_qualified_identifier(get_namespace_name(RangeVarGetCreationNamespace(rv)),
+												rv->relname);
+	return relid;
 }
 
 /*
