@@ -21,6 +21,7 @@ OBJS = \
 	src/apply.o \
 	src/guard.o \
 	src/prune.o \
+	src/restore.o \
 	src/flush.o \
 	src/partial.o \
 	src/shmem.o \

@@ -7,6 +7,13 @@
 -- owner); readable by everybody, like pg_catalog.
 -- ---------------------------------------------------------------------
 
+CREATE FUNCTION stream_ext._system_identifier()
+RETURNS int8
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_system_identifier';
+COMMENT ON FUNCTION stream_ext._system_identifier() IS
+    'internal: this cluster''s system identifier (pg_control)';
+
 CREATE TABLE stream_ext.stream (
     relid           regclass PRIMARY KEY,
     event_time      name NOT NULL,          -- column that drives windows
@@ -14,6 +21,8 @@ CREATE TABLE stream_ext.stream (
     segments        int NOT NULL,           -- number of segment partitions
     current_slot    int NOT NULL DEFAULT 0, -- slot new transactions write into
     retention       interval CHECK (retention > '0'),  -- keep consumed events this long (set_retention)
+    system_identifier int8 NOT NULL         -- cluster whose transaction ids its tags hold (restore.c)
+                    DEFAULT stream_ext._system_identifier(),
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE stream_ext.stream IS 'stream_ext: registered streams';
@@ -185,6 +194,11 @@ COMMENT ON FUNCTION stream_ext.hop(timestamptz, interval, interval, timestamptz)
 -- Continuous views (view.c, apply.c, flush.c)
 -- ---------------------------------------------------------------------
 
+-- Numbers each view's part of batch statements (view.c); dumped with the
+-- catalog, so that restored views keep theirs and new ones do not reuse them.
+CREATE SEQUENCE stream_ext.view_part AS integer;
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.view_part', '');
+
 CREATE TABLE stream_ext.continuous_view (
     result       regclass PRIMARY KEY,     -- the view is its result table (a transform: its view)
     kind         text NOT NULL DEFAULT 'view' CHECK (kind IN ('view', 'transform')),
@@ -193,6 +207,7 @@ CREATE TABLE stream_ext.continuous_view (
     state_table  regclass CHECK ((state_table IS NULL) = (kind = 'transform')),
     target       regclass CHECK ((target IS NULL) = (kind = 'view')),  -- a transform's rows go here
     batch        text[] NOT NULL,          -- its part of a batch statement (view.c)
+    part         integer NOT NULL UNIQUE,  -- which names the CTEs of that part (view_part)
     columns      text[] NOT NULL,          -- the stream columns it reads
     batch_size   integer CHECK (batch_size > 0),  -- NULL: stream_ext.batch_size
     notify       text CHECK (notify <> '' AND octet_length(notify) < 64),  -- channel of changed rows
@@ -469,13 +484,26 @@ AS 'MODULE_PATHNAME', 'stream_ext_pruning';
 COMMENT ON FUNCTION stream_ext._pruning() IS
     'internal: whether this backend is emptying a consumed segment (prune.c)';
 
+-- Whether finish_restore() is renumbering the tags of this stream, restored
+-- from another cluster (restore.c): the only UPDATE a stream takes.
+CREATE FUNCTION stream_ext._rebasing(stream regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT current_setting('stream_ext.restoring') = 'on'
+       AND EXISTS (SELECT 1 FROM stream_ext.stream s
+                    WHERE s.relid = stream
+                      AND s.system_identifier <> stream_ext._system_identifier())
+$$;
+
 CREATE FUNCTION stream_ext._refuse_modification()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'TRUNCATE' AND stream_ext._pruning() THEN
+    IF TG_OP = 'TRUNCATE' AND stream_ext._pruning() OR TG_OP = 'UPDATE' AND stream_ext._rebasing(TG_RELID) THEN
         RETURN NULL;
     END IF;
     RAISE EXCEPTION 'cannot % stream %', TG_OP,
@@ -1032,6 +1060,121 @@ COMMENT ON FUNCTION stream_ext.prune(regclass, boolean) IS
     'truncates the consumed segments of a stream (of every stream you own when NULL) and rotates a full one; returns the segments truncated';
 
 -- ---------------------------------------------------------------------
+-- Restoring into another cluster (restore.c): the transaction ids held by
+-- restored tags, progress and segment bounds, renumbered
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext._rebase_xid(xid int8, bounds int8[])
+RETURNS int8
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_rebase_xid';
+COMMENT ON FUNCTION stream_ext._rebase_xid(int8, int8[]) IS
+    'internal: a transaction id renumbered by its place among the sorted bounds';
+
+CREATE FUNCTION stream_ext._rebase_tag(tag int8, bounds int8[])
+RETURNS int8
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_rebase_tag';
+COMMENT ON FUNCTION stream_ext._rebase_tag(int8, int8[]) IS
+    'internal: an event''s tag with its transaction id renumbered, its slot kept';
+
+CREATE FUNCTION stream_ext._rebase_snapshot(snapshot pg_snapshot, bounds int8[])
+RETURNS pg_snapshot
+LANGUAGE sql IMMUTABLE STRICT
+AS $$
+SELECT (stream_ext._rebase_xid(pg_catalog.pg_snapshot_xmin(snapshot)::pg_catalog.text::pg_catalog.int8, bounds)
+        OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||)
+        stream_ext._rebase_xid(pg_catalog.pg_snapshot_xmax(snapshot)::pg_catalog.text::pg_catalog.int8, bounds)
+        OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||)
+        coalesce((SELECT pg_catalog.string_agg(stream_ext._rebase_xid(x::pg_catalog.text::pg_catalog.int8,
+                                                                      bounds)::pg_catalog.text,
+                                               ',' ORDER BY x)
+                    FROM pg_catalog.pg_snapshot_xip(snapshot) x), ''))::pg_catalog.pg_snapshot
+$$;
+COMMENT ON FUNCTION stream_ext._rebase_snapshot(pg_snapshot, int8[]) IS
+    'internal: a progress snapshot with its transaction ids renumbered';
+
+-- One stream: its events, its views' progress and its segment bounds, in
+-- the caller's transaction.  stream_ext.restoring lets the UPDATE through
+-- the stream's append-only trigger and tag check.
+CREATE FUNCTION stream_ext._rebase_stream(rel regclass, OUT events bigint, OUT views integer)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET stream_ext.restoring = on
+AS $$
+DECLARE
+    bounds int8[];
+    room   int8;
+BEGIN
+    -- Writers are refused and batches and pruning skip the stream until it
+    -- is rebased; the locks keep a late pg_restore COPY or DDL out.
+    EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', rel);
+    PERFORM 1 FROM stream_ext.stream s WHERE s.relid = rel FOR UPDATE;
+    SELECT count(*) INTO views
+      FROM (SELECT 1 FROM stream_ext.continuous_view c WHERE c.stream = rel FOR UPDATE) v;
+
+    SELECT array_agg(b.x::text::int8 ORDER BY b.x) INTO bounds
+      FROM (SELECT pg_snapshot_xmin(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
+            UNION
+            SELECT pg_snapshot_xmax(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
+            UNION
+            SELECT pg_snapshot_xip(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
+            UNION
+            SELECT g.retired_before FROM stream_ext.segment g
+             WHERE g.stream = rel AND g.retired_before IS NOT NULL) b(x);
+
+    -- The new ids must all be below every snapshot from now on.
+    room := pg_snapshot_xmin(pg_current_snapshot())::text::int8;
+    IF 3 + 2 * coalesce(cardinality(bounds), 0) >= room THEN
+        RAISE EXCEPTION 'too few transaction ids below the oldest running transaction to rebase stream %', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The renumbering needs %s ids, the oldest running transaction is %s.',
+                                  3 + 2 * coalesce(cardinality(bounds), 0), room),
+                  HINT = 'End long-running transactions, run a few more, and try again.';
+    END IF;
+
+    EXECUTE format('UPDATE %s SET stream_ext_tx = stream_ext._rebase_tag(stream_ext_tx, $1)', rel)
+      USING bounds;
+    GET DIAGNOSTICS events = ROW_COUNT;
+    UPDATE stream_ext.continuous_view c
+       SET progress = stream_ext._rebase_snapshot(c.progress, bounds)
+     WHERE c.stream = rel;
+    UPDATE stream_ext.segment g
+       SET retired_before = stream_ext._rebase_xid(g.retired_before::text::int8, bounds)::text::xid8
+     WHERE g.stream = rel AND g.retired_before IS NOT NULL;
+    UPDATE stream_ext.stream s SET system_identifier = stream_ext._system_identifier()
+     WHERE s.relid = rel;
+END;
+$$;
+REVOKE ALL ON FUNCTION stream_ext._rebase_stream(regclass) FROM PUBLIC;
+
+CREATE FUNCTION stream_ext.finish_restore()
+RETURNS TABLE (stream regclass, events bigint, views integer)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel regclass;
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'permission denied to finish a restore'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Renumbering the events of restored streams needs a superuser, as restoring them does.',
+                  HINT = 'Run it as the superuser that ran pg_restore.';
+    END IF;
+    FOR rel IN SELECT s.relid FROM stream_ext.stream s
+                WHERE s.system_identifier <> stream_ext._system_identifier()
+                ORDER BY s.relid LOOP
+        stream := rel;
+        SELECT r.events, r.views INTO events, views FROM stream_ext._rebase_stream(rel) r;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION stream_ext.finish_restore() IS
+    'after pg_restore into another cluster: renumbers the transaction ids the restored streams'' events and views hold, so that processing resumes exactly';
+
+-- ---------------------------------------------------------------------
 -- Trigger-fed streams (source.c): an ordinary table's writes as events
 -- ---------------------------------------------------------------------
 
@@ -1249,7 +1392,8 @@ SELECT s.relid AS stream,
        s.segments,
        s.created_at,
        stream_ext._events_waiting(s.relid) AS events_waiting,
-       s.retention
+       s.retention,
+       s.system_identifier <> stream_ext._system_identifier() AS restore_pending
   FROM stream_ext.stream s
  WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
@@ -1291,10 +1435,18 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION stream_ext.worker_state()
+RETURNS text
+LANGUAGE C VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'stream_ext_worker_state';
+COMMENT ON FUNCTION stream_ext.worker_state() IS
+    'what the worker of the current database is doing: running, starting, waiting (for a free slot, and which setting to raise), restarting, paused or disabled';
+
 CREATE VIEW stream_ext.stats AS
 SELECT c.result AS view,
        c.stream,
-       c.state,
+       CASE WHEN s.system_identifier <> stream_ext._system_identifier() THEN 'restoring'
+            ELSE c.state END AS state,
        c.batches,
        c.events AS events_processed,
        c.rows_written,
@@ -1310,8 +1462,10 @@ SELECT c.result AS view,
        extract(epoch FROM b.lag)::float8 AS lag_seconds,
        c.retries AS transient_errors,
        c.last_error,
-       c.last_error_at
-  FROM stream_ext.continuous_view c,
+       c.last_error_at,
+       stream_ext.worker_state() AS worker
+  FROM stream_ext.continuous_view c
+       JOIN stream_ext.stream s ON s.relid = c.stream,
        LATERAL stream_ext._view_backlog(c.result) b
  WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
 COMMENT ON VIEW stream_ext.stats IS

@@ -221,7 +221,8 @@ StreamRetriesPending(void)
 
 /*
  * ActiveViews lists the active views, those that can share a batch next
- * to each other.
+ * to each other.  Views of a stream restored from another cluster wait
+ * until it is rebased (restore.c).
  */
 static List *
 ActiveViews(void)
@@ -241,8 +242,10 @@ ActiveViews(void)
 							  "       coalesce(batch_size, $1),"
 							  "       CASE WHEN attempted_at < pg_catalog.pg_postmaster_start_time() THEN 0"
 							  "            ELSE attempts END, search_path"
-							  "  FROM stream_ext.continuous_view"
+							  "  FROM stream_ext.continuous_view c"
 							  " WHERE state = 'active'"
+							  "   AND EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = c.stream"
+							  "                  AND s.system_identifier = stream_ext._system_identifier())"
 							  " ORDER BY stream, owner, timezone, datestyle, search_path,"
 							  "          progress::pg_catalog.text, result",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -366,6 +369,7 @@ RunBatch(List *group, char **stream_end)
 {
 	ActiveView *first = linitial(group);
 	List	   *views = NIL;
+	List	   *parts_numbers = NIL;	/* their part numbers (view.c) */
 	List	   *fragments = NIL;
 	List	   *columns = NIL;
 	List	   *locked = NIL;
@@ -428,7 +432,8 @@ RunBatch(List *group, char **stream_end)
 	argtypes[1] = TEXTOID;
 	values[1] = CStringGetTextDatum(first->progress);
 	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress,"
-							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid, COALESCE(output_stream, target)::pg_catalog.oid"
+							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid, COALESCE(output_stream, target)::pg_catalog.oid,"
+							  "       part"
 							  "  FROM stream_ext.continuous_view"
 							  " WHERE result = ANY ($1) AND state = 'active'"
 							  "   AND progress::pg_catalog.text = $2"
@@ -446,6 +451,7 @@ RunBatch(List *group, char **stream_end)
 		List	   *parts = NIL;
 
 		views = lappend_oid(views, view);
+		parts_numbers = lappend_int(parts_numbers, DatumGetInt32(SPI_getbinval(row, desc, 8, &isnull)));
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)),
 						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		for (int j = 0; j < nelems; j++)
@@ -548,7 +554,7 @@ RunBatch(List *group, char **stream_end)
 	StreamInjectionPoint("batch-bounds");
 
 	/* The batch, read once for every view of the group. */
-	sql = StreamBatchStatement(first->stream, columns, views, fragments);
+	sql = StreamBatchStatement(first->stream, columns, parts_numbers, fragments);
 	argtypes[1] = PG_SNAPSHOTOID;
 	values[1] = batch_end;
 	StreamApplyingBatch = true;

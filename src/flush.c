@@ -7,8 +7,10 @@
  * It takes a snapshot, wakes the database's worker, and sleeps on the
  * condition variable the worker broadcasts after each round of batches,
  * until the progress of every active view covers that snapshot (batch.c).
- * It fails on timeout, when a view is in error, and in REPEATABLE READ or
- * SERIALIZABLE transactions, whose snapshot could not see the results.
+ * It fails on timeout, when a view is in error (once the other views have
+ * caught up, so that their results are there when it reports it), and in
+ * REPEATABLE READ or SERIALIZABLE transactions, whose snapshot could not
+ * see the results.
  *
  *-------------------------------------------------------------------------
  */
@@ -81,6 +83,16 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 	passes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	target = CurrentSnapshot();
 
+	/* Views of a stream waiting for finish_restore() would never catch up. */
+	if (SPI_execute("SELECT c.stream::pg_catalog.oid, s.system_identifier"
+					"  FROM stream_ext.continuous_view c JOIN stream_ext.stream s ON s.relid = c.stream"
+					" WHERE c.state = 'active' AND s.system_identifier <> stream_ext._system_identifier()",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the continuous views");
+	if (SPI_processed > 0)
+		StreamCheckRestored(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+							DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+
 	for (;;)
 	{
 		int64		pending;
@@ -98,25 +110,26 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 		pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		errors = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
-		if (errors != NULL)
+		if (pending == 0 && passes-- > 0)
+		{
+			target = CurrentSnapshot();
+			continue;
+		}
+		now = GetCurrentTimestamp();
+		if (errors != NULL && (pending == 0 || now >= deadline))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("a continuous view is in error"),
 					 errdetail("%s", errors),
 					 errhint("Fix the cause, then run stream_ext.resume_continuous_view(); its events are kept.")));
 		if (pending == 0)
-		{
-			if (passes-- <= 0)
-				break;
-			target = CurrentSnapshot();
-			continue;
-		}
-
-		now = GetCurrentTimestamp();
+			break;
 		if (now >= deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("stream_ext.flush() timed out with " INT64_FORMAT " continuous view(s) behind", pending),
+					 errdetail("The worker of this database: %s.",
+							   text_to_cstring(DatumGetTextPP(DirectFunctionCall1(stream_ext_worker_state, (Datum) 0)))),
 					 errhint("Check stream_ext.continuous_views, and that stream_ext.enabled is on so that the worker runs.")));
 
 		StreamWakeDatabaseWorker(MyDatabaseId, true);

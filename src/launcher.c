@@ -43,6 +43,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -59,12 +60,25 @@
 /* Databases whose worker must not run for a while. */
 #define PAUSES 8
 
+/* Databases listed as waiting for a worker (stream_ext.worker_state()). */
+#define WAITING 64
+
+/* Why a database waits for its worker. */
+typedef enum StreamWaitReason
+{
+	WAIT_MAX_WORKERS = 1,		/* every stream_ext.max_workers slot taken */
+	WAIT_MAX_WORKER_PROCESSES	/* no background worker slot left */
+} StreamWaitReason;
+
 typedef struct StreamLauncherShared
 {
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	uint64		generation;		/* counts committed CREATE EXTENSIONs */
-	int			unstarted;		/* databases waiting for a worker slot */
+	int			unstarted[3];	/* databases waiting, per StreamWaitReason */
+	int			nwaiting;		/* the first WAITING of them: */
+	Oid			waiting_dboid[WAITING];
+	StreamWaitReason waiting_reason[WAITING];
 	ConditionVariable flush_cv;	/* broadcast after each round of batches */
 	Oid			paused_dboid[PAUSES];
 	TimestampTz paused_until[PAUSES];
@@ -86,11 +100,13 @@ static void LauncherScan(List **absent, uint64 *absent_generation,
 						 TimestampTz *retry_at);
 static List *ListDatabases(void);
 static bool StartWorker(int slotno, Oid dboid);
+static void RecordWaiting(Oid *dboids, StreamWaitReason *reasons, int n, int *counts);
 static void WakeAtCommit(XactEvent event, void *arg);
 static void WakeWorkersOf(Oid dboid, bool flush);
 static void WakeAtCommitRequest(bool *flag);
 
 PG_FUNCTION_INFO_V1(stream_ext_wake_launcher);
+PG_FUNCTION_INFO_V1(stream_ext_worker_state);
 
 /*
  * StreamLauncherShmemSize is the shared memory of the registry.
@@ -244,7 +260,10 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 	TimestampTz now = GetCurrentTimestamp();
 	List	   *databases;
 	ListCell   *lc;
-	int			unstarted = 0;
+	int			unstarted[3] = {0, 0, 0};
+	Oid			waiting_dboid[WAITING];
+	StreamWaitReason waiting_reason[WAITING];
+	int			nwaiting = 0;
 
 	*retry_at = 0;
 
@@ -302,6 +321,7 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 				TerminateBackgroundWorker(handles[i]);
 		}
 		LWLockRelease(launcher_lock);
+		RecordWaiting(waiting_dboid, waiting_reason, 0, unstarted);
 		return;
 	}
 
@@ -345,18 +365,111 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 		}
 		if (free_slot < 0 || !StartWorker(free_slot, dboid))
 		{
-			unstarted++;
+			StreamWaitReason reason = free_slot < 0 ? WAIT_MAX_WORKERS : WAIT_MAX_WORKER_PROCESSES;
+
+			unstarted[reason]++;
+			if (nwaiting < WAITING)
+			{
+				waiting_dboid[nwaiting] = dboid;
+				waiting_reason[nwaiting++] = reason;
+			}
 			if (*retry_at == 0)
 				*retry_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
 		}
 	}
+	RecordWaiting(waiting_dboid, waiting_reason, nwaiting, unstarted);
+}
 
-	if (unstarted > 0 && launcher_shared->unstarted != unstarted)
+/*
+ * RecordWaiting publishes which databases wait for a worker, and why, for
+ * stream_ext.worker_state().  It logs when more databases wait than it
+ * last said (per reason), and once when none waits any more.
+ */
+static void
+RecordWaiting(Oid *dboids, StreamWaitReason *reasons, int n, int *counts)
+{
+	static int	logged[3] = {0, 0, 0};
+	bool		more = false;
+
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	memcpy(launcher_shared->unstarted, counts, sizeof(launcher_shared->unstarted));
+	memcpy(launcher_shared->waiting_dboid, dboids, sizeof(Oid) * n);
+	memcpy(launcher_shared->waiting_reason, reasons, sizeof(StreamWaitReason) * n);
+	launcher_shared->nwaiting = n;
+	LWLockRelease(launcher_lock);
+
+	for (int r = WAIT_MAX_WORKERS; r <= WAIT_MAX_WORKER_PROCESSES; r++)
+		more |= counts[r] > logged[r];
+	if (counts[WAIT_MAX_WORKERS] == 0 && counts[WAIT_MAX_WORKER_PROCESSES] == 0)
+	{
+		if (logged[WAIT_MAX_WORKERS] > 0 || logged[WAIT_MAX_WORKER_PROCESSES] > 0)
+			ereport(LOG,
+					(errmsg("stream_ext launcher: every database with the extension has its worker again")));
+		memset(logged, 0, sizeof(logged));
+		return;
+	}
+	if (!more)
+		return;
+	for (int r = WAIT_MAX_WORKERS; r <= WAIT_MAX_WORKER_PROCESSES; r++)
+		logged[r] = Max(logged[r], counts[r]);
+	if (counts[WAIT_MAX_WORKERS] > 0)
 		ereport(LOG,
-				(errmsg("stream_ext launcher could not start workers for %d database(s)",
-						unstarted),
-				 errhint("Raise stream_ext.max_workers or max_worker_processes.")));
-	launcher_shared->unstarted = unstarted;
+				(errmsg("stream_ext launcher cannot start the workers of %d database(s): all %d stream_ext.max_workers slots are taken",
+						counts[WAIT_MAX_WORKERS], stream_ext_max_workers),
+				 errdetail("Their continuous views are not updated until a worker slot is free; stream_ext.worker_state() in such a database tells."),
+				 errhint("Raise stream_ext.max_workers (and max_worker_processes) and restart the server.")));
+	if (counts[WAIT_MAX_WORKER_PROCESSES] > 0)
+		ereport(LOG,
+				(errmsg("stream_ext launcher cannot start the workers of %d database(s): no background worker slot is free",
+						counts[WAIT_MAX_WORKER_PROCESSES]),
+				 errdetail("max_worker_processes is %d; their continuous views are not updated until a slot is free; stream_ext.worker_state() in such a database tells.",
+						   max_worker_processes),
+				 errhint("Raise max_worker_processes and restart the server, or stop other background workers.")));
+}
+
+/*
+ * stream_ext_worker_state tells what the worker of the current database
+ * is doing: "running", "starting", "waiting: ..." (for a free slot, with
+ * the setting to raise), "restarting" (after a failure), "paused" (for a
+ * database command) or "disabled" (stream_ext.enabled is off).
+ */
+Datum
+stream_ext_worker_state(PG_FUNCTION_ARGS)
+{
+	const char *state = "starting";
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (launcher_shared == NULL)
+		PG_RETURN_TEXT_P(cstring_to_text("not loaded"));
+	if (!stream_ext_enabled)
+		PG_RETURN_TEXT_P(cstring_to_text("disabled: stream_ext.enabled is off"));
+
+	LWLockAcquire(launcher_lock, LW_SHARED);
+	for (int i = 0; i < launcher_shared->nwaiting; i++)
+	{
+		if (launcher_shared->waiting_dboid[i] == MyDatabaseId)
+			state = launcher_shared->waiting_reason[i] == WAIT_MAX_WORKERS ?
+				"waiting: every stream_ext.max_workers slot is taken" :
+				"waiting: no background worker slot is free (max_worker_processes)";
+	}
+	for (int i = 0; i < PAUSES; i++)
+	{
+		if (launcher_shared->paused_dboid[i] == MyDatabaseId &&
+			launcher_shared->paused_until[i] > now)
+			state = "paused for a database command";
+	}
+	for (int i = 0; i < stream_ext_max_workers; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+		if (slot->dboid == MyDatabaseId)
+			state = slot->pid != 0 ? "running" : "starting";
+		else if (slot->restart_dboid == MyDatabaseId && slot->restart_at > now &&
+				 strcmp(state, "starting") == 0)
+			state = "restarting";
+	}
+	LWLockRelease(launcher_lock);
+	PG_RETURN_TEXT_P(cstring_to_text(state));
 }
 
 /*

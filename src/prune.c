@@ -252,11 +252,16 @@ PruneStream(Oid relid, bool wait)
 	SPI_connect();
 	values[0] = ObjectIdGetDatum(relid);
 
-	/* The stream's row, locked: one pass at a time per stream. */
+	/*
+	 * The stream's row, locked: one pass at a time per stream.  A stream
+	 * restored from another cluster and not rebased yet is left alone: its
+	 * bounds are ids of that cluster (restore.c).
+	 */
 	if (SPI_execute_with_args("SELECT current_slot, segments,"
 							  "       EXISTS (SELECT 1 FROM stream_ext.continuous_view c WHERE c.stream = s.relid),"
 							  "       retention IS NOT NULL, event_time::pg_catalog.text"
-							  "  FROM stream_ext.stream s WHERE relid = $1::pg_catalog.oid FOR UPDATE",
+							  "  FROM stream_ext.stream s WHERE relid = $1::pg_catalog.oid"
+							  "   AND system_identifier = stream_ext._system_identifier() FOR UPDATE",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read stream %u", relid);
 	if (SPI_processed != 1)

@@ -7,7 +7,9 @@
  * caches it), so the table is read far more often than it is written;
  * one LWLock in shared mode is enough.  An entry is loaded from the
  * catalog (stream_ext.stream.current_slot) the first time a stream is
- * written after server start; the catalog is the durable copy.
+ * written after server start; the catalog is the durable copy.  A stream
+ * restored from another cluster is not loaded until it is rebased
+ * (restore.c), so nothing writes into it before.
  *
  * This file must not decide anything about events: it only stores.
  *
@@ -191,7 +193,8 @@ LoadSlotFromCatalog(Oid relid)
 	values[0] = ObjectIdGetDatum(relid);
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT current_slot FROM stream_ext.stream WHERE relid = $1::pg_catalog.oid",
+	if (SPI_execute_with_args("SELECT current_slot, system_identifier FROM stream_ext.stream"
+							  " WHERE relid = $1::pg_catalog.oid",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the catalog of stream %u", relid);
 
@@ -208,6 +211,9 @@ LoadSlotFromCatalog(Oid relid)
 
 	slot = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
+	/* Not a stream to write into before it is rebased (restore.c). */
+	StreamCheckRestored(relid, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 2, &isnull)));
 	SPI_finish();
 
 	return slot;

@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
@@ -89,6 +90,7 @@ extern bool stream_ext_restoring;
 extern char *stream_ext_injection_point;
 
 /* launcher.c */
+extern Datum stream_ext_worker_state(PG_FUNCTION_ARGS);
 extern Size StreamLauncherShmemSize(void);
 extern void StreamLauncherShmemInit(void);
 extern void StreamRegisterLauncher(void);
@@ -106,7 +108,7 @@ extern ConditionVariable *StreamFlushCV(void);
 #define VIEW_BATCH_COLUMNS		8
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
-								  struct List *views, struct List *fragments);
+								  struct List *parts, struct List *fragments);
 extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append,
 									Oid output);
 
@@ -156,6 +158,10 @@ extern bool StreamApplyingBatch;
 
 /* prune.c */
 extern bool StreamPruneStreams(void);
+
+/* restore.c */
+extern void StreamCheckRestored(Oid relid, int64 system_identifier);
+extern void StreamCheckStreamRestored(Oid relid);
 
 /* ingest.c */
 struct PlannedStmt;

@@ -12,7 +12,9 @@
  *	- a result table: the query's output columns, final values, with a
  *	  unique index NULLS NOT DISTINCT on the grouping columns;
  *	- the view's part of a batch statement: common table expressions
- *	  named after the result table's OID n,
+ *	  named after the view's part number n (continuous_view.part, from a
+ *	  sequence: unlike an OID, it survives dump and restore, and no two
+ *	  views have the same),
  *
  *	  p_n AS (the user's query over the batch, stream_ext_batch, with each
  *			  aggregate's state in place of its value),
@@ -126,6 +128,7 @@ static char *ResultTableDDL(ViewShape *shape, const char *result_table,
 							List **key_columns, List **value_columns);
 static bool KeyIsNotNull(Node *expr, ViewShape *shape);
 static Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
+static uint32 NextPartNumber(void);
 static void Refuse(const char *construct, const char *hint);
 static bool IsHop(RangeTblEntry *rte);
 static bool JoinTreeHasStream(Node *node, int stream_rti);
@@ -151,7 +154,7 @@ static char *FinalSelect(ViewShape *shape, FinalContext *fcontext, List *dpconte
 						 const char *source, const char *keys);
 static Oid	TableOid(const char *qualified_name);
 static List *BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
-							Oid result_oid, Oid state_oid,
+							uint32 n, Oid state_oid,
 							List *key_columns, List *value_columns);
 static void NamePart(List **parts, StringInfo sql, const char *which);
 
@@ -204,11 +207,11 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	RunDDL(state_ddl);
 	state_oid = TableOid(state_table);
 	result_oid = TableOid(result_table);
-	sql = StreamAssembleFragment(BatchStatement(shape, partial, &no_options, result_oid, state_oid,
+	sql = StreamAssembleFragment(BatchStatement(shape, partial, &no_options, 1, state_oid,
 												key_columns, value_columns),
 								 result_oid, state_oid, InvalidOid, InvalidOid);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
-							   list_make1_oid(result_oid), list_make1(sql));
+							   list_make1_int(1), list_make1(sql));
 
 	AtEOXact_GUC(false, save_nestlevel);
 	PG_RETURN_TEXT_P(cstring_to_text(sql));
@@ -258,6 +261,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	List	   *value_columns;
 	char	   *partial;
 	List	   *parts;
+	uint32		part;
 	Oid			result_oid;
 	Oid			state_oid;
 	Oid			owner = GetUserId();
@@ -449,6 +453,8 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(shape->stream));
 	(void) ExecCheckRTPerms(shape->query->rtable, true);
+	/* Its progress would mix two clusters' transaction ids (restore.c). */
+	StreamCheckStreamRestored(shape->stream);
 
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog",
@@ -556,16 +562,17 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		recordDependencyOn(&result_addr, &output_addr, DEPENDENCY_NORMAL);
 	}
 
-	parts = BatchStatement(shape, partial, &options, result_oid, state_oid,
+	part = NextPartNumber();
+	parts = BatchStatement(shape, partial, &options, part, state_oid,
 						   key_columns, value_columns);
 
 	{
-		Oid			argtypes[25] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
+		Oid			argtypes[26] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
 			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
 			TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID,
-		INTERVALOID, INTERVALOID, INTERVALOID, INTERVALOID};
-		Datum		values[25];
-		char		nulls[25];
+		INTERVALOID, INTERVALOID, INTERVALOID, INTERVALOID, INT4OID};
+		Datum		values[26];
+		char		nulls[26];
 		ListCell   *lc;
 		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
 		int			ncolumns = 0;
@@ -615,13 +622,14 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		nulls[23] = ttl ? ' ' : 'n';
 		values[24] = session_gap ? IntervalPGetDatum(session_gap) : (Datum) 0;
 		nulls[24] = session_gap ? ' ' : 'n';
+		values[25] = Int32GetDatum((int32) part);
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, stream, query, state_table, batch, owner,"
 								  "  timezone, datestyle, search_path, columns, batch_size,"
 								  "  state, progress, notify, emit, append_to,"
 								  "  allowed_lateness, late, max_future, watermarked, output_stream,"
-								  "  sliding, step, ttl, session_gap)"
+								  "  sliding, step, ttl, session_gap, part)"
 								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
 								  "  $10, $11, $12,"
@@ -629,8 +637,8 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 								  "       ELSE pg_catalog.pg_current_snapshot() END, $14, $15,"
 								  "  $16::pg_catalog.oid, COALESCE($17, '0'::pg_catalog.interval), $18,"
 								  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20,"
-								  "  $21::pg_catalog.oid, $22, $23, $24, $25)",
-								  25, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "  $21::pg_catalog.oid, $22, $23, $24, $25, $26)",
+								  26, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register continuous view %s", result_table);
 		SPI_finish();
 	}
@@ -974,6 +982,7 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	StringInfoData sql;
 	StringInfoData cols;
 	List	   *parts = NIL;
+	uint32		part;
 	char	   *batch_query;
 	char	   *definition;
 	Oid			view_oid;
@@ -1039,6 +1048,8 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(shape->stream));
 	(void) ExecCheckRTPerms(shape->query->rtable, true);
+	/* Its progress would mix two clusters' transaction ids (restore.c). */
+	StreamCheckStreamRestored(shape->stream);
 
 	/* Rows go into the target's columns of the same names. */
 	initStringInfo(&cols);
@@ -1085,21 +1096,22 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	ObjectAddressSet(target_addr, RelationRelationId, target);
 	recordDependencyOn(&view_addr, &target_addr, DEPENDENCY_NORMAL);
 
+	part = NextPartNumber();
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "x_%u AS (INSERT INTO ", view_oid);
+	appendStringInfo(&sql, "x_%u AS (INSERT INTO ", part);
 	NamePart(&parts, &sql, "output");
 	appendStringInfo(&sql, " (%s) %s RETURNING 1),\n"
 					 "o_%u AS (SELECT (SELECT pg_catalog.count(*) FROM x_%u), 0::pg_catalog.int8,"
 					 " 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8,"
 					 " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz)",
-					 cols.data, batch_query, view_oid, view_oid);
+					 cols.data, batch_query, part, part);
 	parts = lappend(parts, sql.data);
 
 	{
-		Oid			argtypes[13] = {OIDOID, OIDOID, TEXTOID, TEXTARRAYOID, OIDOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, OIDOID};
-		Datum		values[13];
-		char		nulls[13];
+		Oid			argtypes[14] = {OIDOID, OIDOID, TEXTOID, TEXTARRAYOID, OIDOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, OIDOID, INT4OID};
+		Datum		values[14];
+		char		nulls[14];
 		Datum	   *elems = palloc(sizeof(Datum) * list_length(parts));
 		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
 		int			ncolumns = 0;
@@ -1128,16 +1140,17 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 		values[10] = CStringGetTextDatum(paused ? "paused" : "active");
 		values[11] = BoolGetDatum(backfill);
 		values[12] = ObjectIdGetDatum(target);
+		values[13] = Int32GetDatum((int32) part);
 		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 		SPI_connect();
 		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
 								  " (result, kind, stream, query, batch, owner, timezone, datestyle,"
-								  "  search_path, columns, batch_size, state, progress, target)"
+								  "  search_path, columns, batch_size, state, progress, target, part)"
 								  " VALUES ($1::pg_catalog.oid, 'transform', $2::pg_catalog.oid, $3, $4,"
 								  "  $5::pg_catalog.oid, $6, $7, $8, $9, $10, $11,"
 								  "  CASE WHEN $12 THEN '3:3:'::pg_catalog.pg_snapshot"
-								  "       ELSE pg_catalog.pg_current_snapshot() END, $13::pg_catalog.oid)",
-								  13, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "       ELSE pg_catalog.pg_current_snapshot() END, $13::pg_catalog.oid, $14)",
+								  14, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not register transform %s", qualified);
 		SPI_finish();
 		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
@@ -1475,6 +1488,8 @@ OutputStream(const char *name, Oid relid, const char *qualified, ViewShape *shap
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a stream", name),
 				 errhint("output_stream names a stream, or one to create.")));
+	else
+		StreamCheckStreamRestored(relid);
 
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
 	if (aclresult != ACLCHECK_OK)
@@ -1744,6 +1759,30 @@ RunDDL(const char *sql)
 		elog(ERROR, "could not run: %s", sql);
 	SPI_finish();
 	CommandCounterIncrement();
+}
+
+/*
+ * NextPartNumber numbers a new view's part of batch statements
+ * (stream_ext.view_part, a sequence of the catalog).
+ */
+static uint32
+NextPartNumber(void)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	bool		isnull;
+	uint32		part;
+
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
+	SPI_connect();
+	if (SPI_execute("SELECT pg_catalog.nextval('stream_ext.view_part')", false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not number a continuous view");
+	part = (uint32) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
+	return part;
 }
 
 /*
@@ -2047,10 +2086,9 @@ SessionMerge(StringInfo sql, List **parts, ViewShape *shape, unsigned int n, con
  */
 static List *
 BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
-			   Oid result_oid, Oid state_oid,
+			   uint32 n, Oid state_oid,
 			   List *key_columns, List *value_columns)
 {
-	unsigned int n = result_oid;
 	List	   *parts = NIL;
 	List	   *dpcontext;
 	FinalContext fcontext;
@@ -2093,7 +2131,7 @@ BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *opt
 						 " GREATEST(c.max_event_time, b.mx) - c.allowed_lateness), '-infinity') AS wm_new"
 						 " FROM stream_ext.continuous_view c, LATERAL (SELECT pg_catalog.max(%s)::pg_catalog.timestamptz AS mx"
 						 " FROM %s WHERE %s <= pg_catalog.now() + c.max_future) b"
-						 " WHERE c.result = %u::pg_catalog.oid),\n",
+						 " WHERE c.part = %u),\n",
 						 n, quote_identifier(window->ts_column), STREAM_BATCH_CTE,
 						 quote_identifier(window->ts_column), n);
 
@@ -3106,7 +3144,7 @@ StreamExtFunction(const char *name, int nargs, Oid *argtypes)
 
 /*
  * StreamBatchStatement returns the statement that applies one batch of a
- * stream to a group of its views, given each view's result table and
+ * stream to a group of its views, given each view's part number and
  * batch fragment (BatchStatement) and the stream columns they read.
  *
  * The batch, stream_ext_batch, holds the events that $1 (the views'
@@ -3116,7 +3154,7 @@ StreamExtFunction(const char *name, int nargs, Oid *argtypes)
  * o_n (see BatchStatement).
  */
 char *
-StreamBatchStatement(Oid stream, List *columns, List *views, List *fragments)
+StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -3149,8 +3187,8 @@ StreamBatchStatement(Oid stream, List *columns, List *views, List *fragments)
 		appendStringInfo(&sql, ",\n%s", (char *) lfirst(lc));
 	appendStringInfo(&sql, "\nSELECT (SELECT pg_catalog.count(*) FROM %s), *",
 					 STREAM_BATCH_CTE);
-	foreach(lc, views)
+	foreach(lc, parts)
 		appendStringInfo(&sql, "%s o_%u", foreach_current_index(lc) == 0 ? " FROM" : ",",
-						 lfirst_oid(lc));
+						 (uint32) lfirst_int(lc));
 	return sql.data;
 }
