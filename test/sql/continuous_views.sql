@@ -117,6 +117,19 @@ SELECT (SELECT count(*) FROM (
              WHERE ts >= '2026-01-02' GROUP BY 1, 2, 3) x) AS hopping_extra;
 SELECT count(DISTINCT window_start) AS windows_per_sensor FROM hopping WHERE sensor_id = 0;
 SELECT * FROM stream_ext.hop('2026-01-01 00:07:00+00', '10 minutes', '3 minutes');
+-- hop() against brute force, over event times and window shapes whose
+-- size is and is not a multiple of the slide: exactly the windows that
+-- start on origin + k * slide and hold ts.
+SELECT count(*) AS hop_mismatches
+  FROM (SELECT '2026-01-01'::timestamptz + g * interval '37 s' AS ts, v.size, v.slide
+          FROM generate_series(0, 400) g,
+               (VALUES ('10 min'::interval, '3 min'::interval), ('5 min', '1 min'), ('5 min', '2 min'),
+                       ('1 hour', '25 min'), ('90 s', '1 min'), ('1 day', '7 hours')) v(size, slide)) e
+ WHERE (SELECT array_agg(window_start ORDER BY window_start) FROM stream_ext.hop(e.ts, e.size, e.slide))
+       IS DISTINCT FROM
+       (SELECT array_agg(s ORDER BY s)
+          FROM generate_series(date_bin(e.slide, e.ts - 2 * e.size, '2000-01-01 00:00+00'), e.ts, e.slide) s
+         WHERE s <= e.ts AND s + e.size > e.ts);
 SELECT stream_ext.tumble('2026-01-01 00:07:00'::timestamp, '5 minutes');
 SELECT * FROM stream_ext.hop(now(), '-1 minute', '1 minute');
 SELECT * FROM stream_ext.hop(now(), '1 month', '1 day');
