@@ -892,9 +892,18 @@ BEGIN
                   DETAIL = format('Continuous views: %s.', views),
                   HINT = 'Drop the views first, or use stream_ext.drop_stream(stream, cascade => true).';
     END IF;
+    -- The views' result tables, then their catalog rows, each in the order
+    -- the worker takes them (by OID): a batch in flight finishes first, and
+    -- no lock cycle forms with the worker's catalog updates.
+    FOR v IN SELECT c.result FROM stream_ext.continuous_view c
+              WHERE c.stream = drop_stream.stream ORDER BY c.result LOOP
+        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v);
+    END LOOP;
+    PERFORM 1 FROM stream_ext.continuous_view c
+      WHERE c.stream = drop_stream.stream ORDER BY c.result FOR UPDATE;
     FOR v, k IN SELECT c.result, r.relkind FROM stream_ext.continuous_view c
                   JOIN pg_class r ON r.oid = c.result
-                 WHERE c.stream = drop_stream.stream LOOP
+                 WHERE c.stream = drop_stream.stream ORDER BY c.result LOOP
         EXECUTE format('DROP %s %s', CASE k WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, v);
     END LOOP;
     EXECUTE format('DROP TABLE %s%s', stream, CASE WHEN "cascade" THEN ' CASCADE' ELSE '' END);

@@ -135,8 +135,18 @@ static List *ActiveViews(void);
 static bool SameGroup(ActiveView *a, ActiveView *b);
 static bool ApplyGroup(List *group, char **stream_end);
 static bool RunBatch(List *group, char **stream_end);
+/*
+ * The catalog rows of views $1, locked in the order every writer of several
+ * of them takes them (the batch, drop_stream(): by result OID), so that no
+ * two of them wait for each other.
+ */
+#define VIEW_ROWS_IN_ORDER \
+	"SELECT result FROM stream_ext.continuous_view WHERE result = ANY ($1)" \
+	" ORDER BY result FOR UPDATE"
+
 static void CountAttempt(List *group);
 static void RecordRetry(List *group, const char *message);
+static void CountRetry(List *group);
 static void MarkViewError(Oid view, const char *message);
 static bool BackingOff(Oid view);
 static void ForgetBackoff(List *group);
@@ -313,10 +323,9 @@ ApplyGroup(List *group, char **stream_end)
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile bool more = false;
 
-	CountAttempt(group);
-
 	PG_TRY();
 	{
+		CountAttempt(group);
 		more = RunBatch(group, stream_end);
 		ForgetBackoff(group);
 	}
@@ -735,11 +744,12 @@ CountAttempt(List *group)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	values[0] = ViewOidArray(group);
-	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-							  "   SET attempts = CASE WHEN attempted_at < pg_catalog.pg_postmaster_start_time()"
-							  "                       THEN 1 ELSE attempts + 1 END,"
+	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view c"
+							  "   SET attempts = CASE WHEN c.attempted_at < pg_catalog.pg_postmaster_start_time()"
+							  "                       THEN 1 ELSE c.attempts + 1 END,"
 							  "       attempted_at = pg_catalog.now()"
-							  " WHERE result = ANY ($1) AND state = 'active'",
+							  "  FROM (" VIEW_ROWS_IN_ORDER ") l"
+							  " WHERE c.result = l.result AND c.state = 'active'",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not count an attempt");
 	PopActiveSnapshot();
@@ -754,8 +764,8 @@ CountAttempt(List *group)
 static void
 RecordRetry(List *group, const char *message)
 {
-	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 	ListCell   *lc;
 	int			failures = 0;
 
@@ -786,12 +796,47 @@ RecordRetry(List *group, const char *message)
 			(errmsg("stream_ext: a batch of stream \"%s\" will be retried (failure %d): %s",
 					get_rel_name(((ActiveView *) linitial(group))->stream),
 					failures, message)));
+	CommitTransactionCommand();
+	PG_TRY();
+	{
+		CountRetry(group);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* Only a counter: the backoff above holds in any case. */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		CurrentResourceOwner = owner;
+		ereport(LOG,
+				(errmsg("stream_ext: could not count the retry: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * CountRetry adds the retry to the counters of the group's views, in a
+ * transaction of its own.
+ */
+static void
+CountRetry(List *group)
+{
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	values[0] = ViewOidArray(group);
-	(void) SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-								 "   SET retries = retries + 1, attempts = 0"
-								 " WHERE result = ANY ($1)",
+	(void) SPI_execute_with_args("UPDATE stream_ext.continuous_view c"
+								 "   SET retries = c.retries + 1, attempts = 0"
+								 "  FROM (" VIEW_ROWS_IN_ORDER ") l"
+								 " WHERE c.result = l.result",
 								 1, argtypes, values, NULL, false, 0);
 	PopActiveSnapshot();
 	SPI_finish();
