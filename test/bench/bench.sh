@@ -33,7 +33,10 @@
 # oracle once per workload (the first repetition).
 #
 # BENCH_EVENTS (5000000), BENCH_REPS (3), BENCH_W4_SECONDS (30);
-# BENCH_SCALE=smoke runs 200,000 events once and W4 for 3 s.
+# BENCH_SCALE=smoke runs 200,000 events once and W4 for 3 s; BENCH_ONLY,
+# a list of labels (e.g. "w2 w4"), runs only those workloads (a baseline on
+# every data set it has a job on) and the baselines their ratios need (B0
+# of the same data set, P4 for W4).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -173,17 +176,42 @@ run_w4() {          # $1: p4 or w4, $2: repetition
     psqlq -d postgres -c "DROP DATABASE $db"
 }
 
-generate 1k 1000 1
-generate 1m 1000000 5
+# Whether a job runs: every one, or those BENCH_ONLY names, with B0 on the
+# data sets they use and P4 with W4.
+only=${BENCH_ONLY:-}
+selected() {        # $1: label, $2: data set
+    [ -z "$only" ] && return 0
+    local l
+    for l in $only; do
+        [ "$l" = "$1" ] && return 0
+        [ "$1" = b0 ] && [ "$l" != w4 ] && [ "$l" != p4 ] && [ "$(set_of "$l")" = "$2" ] && return 0
+        [ "$1" = p4 ] && [ "$l" = w4 ] && return 0
+    done
+    return 1
+}
+set_of() { case "$1" in w3) echo 1m ;; *) echo 1k ;; esac; }
+uses_set() {        # $1: data set
+    [ -z "$only" ] && return 0
+    local l
+    for l in $only; do
+        case "$l" in w4|p4) ;; *) [ "$(set_of "$l")" = "$1" ] && return 0 ;; esac
+    done
+    return 1
+}
+
+uses_set 1k && generate 1k 1000 1
+uses_set 1m && generate 1m 1000000 5
 
 for ((rep = 1; rep <= reps; rep++)); do
     for job in b0:b0:1k w1:w1:1k w2:w2:1k b1:b1:1k b2:b2:1k b3:b3:1k \
                b0:b0:1m w3:w1:1m b1:b1:1m b3:b3:1m; do
         IFS=: read -r label w set <<<"$job"
+        selected "$label" "$set" || continue
         echo "== repetition $rep: $label on $set"
         run_one "$label" "$w" "$set" "$rep"
     done
     for w in p4 w4; do
+        selected "$w" - || continue
         echo "== repetition $rep: $w (pgbench, $w4_seconds s)"
         run_w4 "$w" "$rep"
     done

@@ -183,7 +183,8 @@ EOF
     trap 'as_runner "$bindir/pg_ctl" -D "$bench_data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
     as_runner env PGHOST="$dir" PGPORT="$port" PGUSER=postgres PATH="$bindir:$PATH" \
         BENCH_DIR="$dir" BENCH_EVENTS="${BENCH_EVENTS:-}" BENCH_REPS="${BENCH_REPS:-}" \
-        BENCH_SCALE="${BENCH_SCALE:-}" bash "$work/test/bench/bench.sh"
+        BENCH_SCALE="${BENCH_SCALE:-}" BENCH_ONLY="${BENCH_ONLY:-}" BENCH_W4_SECONDS="${BENCH_W4_SECONDS:-}" \
+        bash "$work/test/bench/bench.sh"
     as_runner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     trap - EXIT
 }
