@@ -858,6 +858,13 @@ COMMENT ON FUNCTION stream_ext.create_stream(regclass, name, name) IS
 -- drop_stream, and keeping the catalog in step with DROP TABLE
 -- ---------------------------------------------------------------------
 
+CREATE FUNCTION stream_ext._lock_views(stream regclass)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_lock_views';
+COMMENT ON FUNCTION stream_ext._lock_views(regclass) IS
+    'internal: for drop_stream, the locks of a stream''s views in the order the worker takes them';
+
 CREATE FUNCTION stream_ext.drop_stream(stream regclass, "cascade" boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
@@ -895,12 +902,9 @@ BEGIN
     -- The views' result tables, then their catalog rows, each in the order
     -- the worker takes them (by OID): a batch in flight finishes first, and
     -- no lock cycle forms with the worker's catalog updates.
-    FOR v IN SELECT c.result FROM stream_ext.continuous_view c
-              WHERE c.stream = drop_stream.stream ORDER BY c.result LOOP
-        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v);
-    END LOOP;
-    PERFORM 1 FROM stream_ext.continuous_view c
-      WHERE c.stream = drop_stream.stream ORDER BY c.result FOR UPDATE;
+    IF views IS NOT NULL THEN
+        PERFORM stream_ext._lock_views(stream);
+    END IF;
     FOR v, k IN SELECT c.result, r.relkind FROM stream_ext.continuous_view c
                   JOIN pg_class r ON r.oid = c.result
                  WHERE c.stream = drop_stream.stream ORDER BY c.result LOOP
