@@ -177,21 +177,27 @@ CREATE FUNCTION stream_ext.hop(ts timestamptz, size interval, slide interval,
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
 AS $$
-    -- The window starting in the slide that holds ts, and the ceil(size /
-    -- slide) - 1 before it, those that still hold ts.  Counting them with
-    -- an integer series of constant bounds (once inlined into a view's
-    -- query) tells the planner how many windows an event is in.
-    SELECT w.s, w.s OPERATOR(pg_catalog.+) size
-      FROM (SELECT CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(slide, ts, origin) END
-                   OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i) AS s
-              FROM pg_catalog.generate_series(0, pg_catalog.ceil(
-                       pg_catalog.date_part('epoch', size)
-                       OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', stream_ext._checked_slide(size, slide)))::pg_catalog.int4
-                     OPERATOR(pg_catalog.-) 1) i) w
-     WHERE (w.s OPERATOR(pg_catalog.+) size) OPERATOR(pg_catalog.>) ts
-    UNION ALL
-    -- An infinite event time is in the one window [ts, ts), as tumble() puts it.
-    SELECT ts, ts WHERE NOT pg_catalog.isfinite(ts) AND stream_ext._checked_slide(size, slide) IS NOT NULL
+    -- The window starting in the slide that holds ts and the ceil(size /
+    -- slide) - 1 before it, those that still hold ts; an infinite ts is in
+    -- the one window [ts, ts), as tumble() puts it, a NULL one in none.
+    -- One SELECT over an integer series with constant bounds (once inlined
+    -- into a view's query): the planner knows how many windows an event is
+    -- in, and joins the series without a subquery per event.
+    SELECT CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
+                ELSE ts END,
+           CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
+                     OPERATOR(pg_catalog.+) size
+                ELSE ts END
+      FROM pg_catalog.generate_series(0, pg_catalog.ceil(
+               pg_catalog.date_part('epoch', size)
+               OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', stream_ext._checked_slide(size, slide)))::pg_catalog.int4
+             OPERATOR(pg_catalog.-) 1) i
+     WHERE CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
+                     OPERATOR(pg_catalog.+) size OPERATOR(pg_catalog.>) ts
+                ELSE ts IS NOT NULL AND i OPERATOR(pg_catalog.=) 0 END
 $$;
 COMMENT ON FUNCTION stream_ext.hop(timestamptz, interval, interval, timestamptz) IS
     'the hopping windows [window_start, window_end) of the given size, starting every slide, that contain ts';
