@@ -336,11 +336,7 @@ ApplyGroup(List *group, char **stream_end)
 		ErrorData  *edata;
 
 		StreamApplyingBatch = false;
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		CurrentResourceOwner = owner;
+		edata = StreamRecoverFromError(cxt, owner);
 
 		switch (edata->sqlerrcode)
 		{
@@ -808,11 +804,7 @@ RecordRetry(List *group, const char *message)
 		ErrorData  *edata;
 
 		/* Only a counter: the backoff above holds in any case. */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		CurrentResourceOwner = owner;
+		edata = StreamRecoverFromError(cxt, owner);
 		ereport(LOG,
 				(errmsg("stream_ext: could not count the retry: %s", edata->message)));
 		FreeErrorData(edata);

@@ -202,11 +202,7 @@ StreamPruneStreams(void)
 		{
 			ErrorData  *edata;
 
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			CurrentResourceOwner = owner;
+			edata = StreamRecoverFromError(cxt, owner);
 			pruning = false;
 			ereport(LOG,
 					(errmsg("stream_ext: could not prune stream %u: %s", relid, edata->message)));

@@ -178,7 +178,11 @@ extern void StreamPartialInstallHooks(void);
 extern Oid	StreamAggregateStateType(struct Aggref *aggref);
 
 /* worker.c */
+struct ErrorData;
+struct ResourceOwnerData;
 extern void StreamInjectionPoint(const char *name);
+extern struct ErrorData *StreamRecoverFromError(MemoryContext cxt,
+												struct ResourceOwnerData *owner);
 
 /* privilege.c */
 extern Oid	StreamExtensionOwner(void);

@@ -156,6 +156,25 @@ StreamWorkerMain(Datum main_arg)
 }
 
 /*
+ * StreamRecoverFromError, in a PG_CATCH of the worker, takes the error
+ * (copied into cxt, the context the caller was in), aborts the
+ * transaction and gives the resource owner back, so that the worker can
+ * go on; the caller frees the copy.
+ */
+ErrorData *
+StreamRecoverFromError(MemoryContext cxt, ResourceOwner owner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
+/*
  * ExtensionPresent tells whether the database still has the extension.
  */
 static bool
