@@ -1138,7 +1138,9 @@ BEGIN
     SELECT count(*) INTO views
       FROM (SELECT 1 FROM stream_ext.continuous_view c WHERE c.stream = rel FOR UPDATE) v;
 
-    SELECT array_agg(b.x::text::int8 ORDER BY b.x) INTO bounds
+    -- (None for a stream without views and retired segments: every event
+    -- is then one not yet consumed.)
+    SELECT coalesce(array_agg(b.x::text::int8 ORDER BY b.x), '{}') INTO bounds
       FROM (SELECT pg_snapshot_xmin(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
             UNION
             SELECT pg_snapshot_xmax(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
@@ -1150,11 +1152,11 @@ BEGIN
 
     -- The new ids must all be below every snapshot from now on.
     room := pg_snapshot_xmin(pg_current_snapshot())::text::int8;
-    IF 3 + 2 * coalesce(cardinality(bounds), 0) >= room THEN
+    IF 3 + 2 * cardinality(bounds) >= room THEN
         RAISE EXCEPTION 'too few transaction ids below the oldest running transaction to rebase stream %', rel
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('The renumbering needs %s ids, the oldest running transaction is %s.',
-                                  3 + 2 * coalesce(cardinality(bounds), 0), room),
+                                  3 + 2 * cardinality(bounds), room),
                   HINT = 'End long-running transactions, run a few more, and try again.';
     END IF;
 

@@ -82,17 +82,12 @@ RebaseXid(uint64 xid, const int64 *bounds, int nbounds)
 		(lo < nbounds && (uint64) bounds[lo] == xid ? 1 : 0);
 }
 
-/* The bounds argument: a one-dimensional int8 array without NULLs. */
+/* The bounds argument (the functions are strict): a one-dimensional int8 array without NULLs. */
 static void
 BoundsArgument(FunctionCallInfo fcinfo, int argno, int64 **bounds, int *nbounds)
 {
-	ArrayType  *array;
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
 
-	*bounds = NULL;
-	*nbounds = 0;
-	if (PG_ARGISNULL(argno))
-		return;
-	array = PG_GETARG_ARRAYTYPE_P(argno);
 	if (ARR_NDIM(array) > 1 || ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID)
 		elog(ERROR, "transaction id bounds must be a one-dimensional int8 array without NULLs");
 	*nbounds = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));

@@ -123,6 +123,10 @@ CREATE TABLE ev (k int NOT NULL, v int NOT NULL, ts timestamptz NOT NULL);
 SELECT stream_ext.create_stream('ev', event_time => 'ts');
 CREATE TABLE ev_all (k int, v int, ts timestamptz);
 CREATE TABLE big (k int, v int, ts timestamptz);
+-- A stream without views: its events wait for one created with backfill.
+CREATE TABLE raw (k int NOT NULL);
+SELECT stream_ext.create_stream('raw');
+INSERT INTO raw SELECT i % 5 FROM generate_series(1, 300) i;
 -- Consumed events stay (until the targets drop the retention), for the
 -- backfilled view there.
 SELECT stream_ext.set_retention('ev', '100 years');
@@ -202,7 +206,7 @@ sub restore_and_check
 
 	is( $target->safe_psql('dst',
 			"SELECT string_agg(stream || ' ' || restore_pending, ', ' ORDER BY stream::text) FROM stream_ext.streams"),
-		'ev true, minute_deltas true',
+		'ev true, minute_deltas true, raw true',
 		"$label: the restored streams wait for finish_restore");
 	is( $target->safe_psql('dst',
 			"SELECT string_agg(DISTINCT state, ',') FROM stream_ext.stats"),
@@ -224,8 +228,8 @@ sub restore_and_check
 	is( $target->safe_psql('dst',
 			'SELECT stream::text, events, views FROM stream_ext.finish_restore() ORDER BY 1'),
 		"ev|$events_before|4\nminute_deltas|"
-		  . $target->safe_psql('dst', 'SELECT count(*) FROM minute_deltas') . "|1",
-		"$label: finish_restore renumbers both streams");
+		  . $target->safe_psql('dst', 'SELECT count(*) FROM minute_deltas') . "|1\nraw|300|0",
+		"$label: finish_restore renumbers the three streams");
 	is( $target->safe_psql('dst',
 			"SELECT count(*) FROM stream_ext.stream WHERE system_identifier <> stream_ext._system_identifier()"),
 		'0', "$label: nothing waits any more");
@@ -260,6 +264,20 @@ SELECT stream_ext.flush();
 SELECT count(*) FROM ((SELECT k, count(*) AS n FROM ev GROUP BY k EXCEPT ALL SELECT k, n FROM late)
                       UNION ALL (SELECT k, n FROM late EXCEPT ALL SELECT k, count(*) FROM ev GROUP BY k)) d}),
 		'0', "$label: a backfilled new view is exact");
+
+	# The stream without views: a view created now with backfill counts its
+	# restored events and a new one, each once.
+	$target->safe_psql('dst', q{
+INSERT INTO raw VALUES (7);
+SELECT stream_ext.create_continuous_view('raw_per_k', 'SELECT k, count(*) AS n FROM raw GROUP BY k',
+                                         backfill => true);
+SELECT stream_ext.flush();
+});
+	is( $target->safe_psql('dst', q{
+SELECT count(*) FROM ((SELECT k, count(*) AS n FROM raw GROUP BY k EXCEPT ALL SELECT k, n FROM raw_per_k)
+                      UNION ALL (SELECT k, n FROM raw_per_k EXCEPT ALL SELECT k, count(*) FROM raw GROUP BY k)) d}
+		  . " UNION ALL SELECT sum(n) FROM raw_per_k"),
+		"0\n301", "$label: a stream without views keeps its restored events for a backfilled view");
 
 	# Every segment consumed: pruning truncates all but the current one (a
 	# segment retired by a pass gets its bound then, and is truncated by a
