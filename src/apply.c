@@ -129,6 +129,9 @@ typedef struct PreparedStatement
 
 static List *prepared = NIL;
 
+/* RunBatch is locking its views' catalog rows (ApplyGroup). */
+static bool locking_views = false;
+
 static SPIPlanPtr Prepare(const char *sql, int nargs, Oid *argtypes);
 
 static List *ActiveViews(void);
@@ -146,7 +149,7 @@ static bool RunBatch(List *group, char **stream_end);
 
 PG_FUNCTION_INFO_V1(stream_ext_lock_views);
 
-static void CountAttempt(List *group);
+static void CountAttempt(List *group, bool undo);
 static void RecordRetry(List *group, const char *message);
 static void CountRetry(List *group);
 static void MarkViewError(Oid view, const char *message);
@@ -327,20 +330,40 @@ ApplyGroup(List *group, char **stream_end)
 
 	PG_TRY();
 	{
-		CountAttempt(group);
+		CountAttempt(group, false);
 		more = RunBatch(group, stream_end);
 		ForgetBackoff(group);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		bool		conflict;
 
 		StreamApplyingBatch = false;
 		edata = StreamRecoverFromError(cxt, owner);
+		conflict = locking_views;
+		locking_views = false;
 
 		switch (edata->sqlerrcode)
 		{
 			case ERRCODE_T_R_SERIALIZATION_FAILURE:
+				if (conflict)
+				{
+					/*
+					 * A view's catalog row changed (paused, resumed, its
+					 * options set) after the batch took its snapshot and
+					 * before it locked the row.  Nothing was done, and the
+					 * group was formed on what is no longer true: not a
+					 * failure, the next round forms the groups again.
+					 */
+					ereport(DEBUG1,
+							(errmsg_internal("stream_ext: a continuous view changed as its batch began: %s",
+											 edata->message)));
+					CountAttempt(group, true);
+					more = true;
+					break;
+				}
+				/* FALLTHROUGH */
 			case ERRCODE_T_R_DEADLOCK_DETECTED:
 			case ERRCODE_LOCK_NOT_AVAILABLE:
 			case ERRCODE_QUERY_CANCELED:
@@ -434,6 +457,7 @@ RunBatch(List *group, char **stream_end)
 	PushActiveSnapshot(GetTransactionSnapshot());
 
 	/* The views still active with the progress the group was formed on. */
+	locking_views = true;
 	argtypes[0] = OIDARRAYOID;
 	values[0] = ViewOidArray(locked);
 	argtypes[1] = TEXTOID;
@@ -447,6 +471,7 @@ RunBatch(List *group, char **stream_end)
 							  " ORDER BY result FOR UPDATE",
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read continuous views");
+	locking_views = false;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
@@ -729,10 +754,11 @@ Prepare(const char *sql, int nargs, Oid *argtypes)
 /*
  * CountAttempt raises the attempts counter of the group's views, in a
  * transaction of its own, so that a batch that crashes the worker is
- * counted.
+ * counted; with undo, it takes back the count of a batch that was given up
+ * before it did anything.
  */
 static void
-CountAttempt(List *group)
+CountAttempt(List *group, bool undo)
 {
 	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		values[1];
@@ -742,7 +768,12 @@ CountAttempt(List *group)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	values[0] = ViewOidArray(group);
-	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view c"
+	if (SPI_execute_with_args(undo ?
+							  "UPDATE stream_ext.continuous_view c"
+							  "   SET attempts = pg_catalog.int4larger(c.attempts - 1, 0)"
+							  "  FROM (" VIEW_ROWS_IN_ORDER ") l"
+							  " WHERE c.result = l.result" :
+							  "UPDATE stream_ext.continuous_view c"
 							  "   SET attempts = CASE WHEN c.attempted_at < pg_catalog.pg_postmaster_start_time()"
 							  "                       THEN 1 ELSE c.attempts + 1 END,"
 							  "       attempted_at = pg_catalog.now()"
