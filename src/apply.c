@@ -509,6 +509,19 @@ RunBatch(List *group, char **stream_end)
 		return false;
 	}
 
+	/*
+	 * The stream's name, read under the lock the batch statement takes: a
+	 * RENAME or SET SCHEMA of it in flight commits first.
+	 */
+	LockRelationOid(first->stream, AccessShareLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(first->stream)))
+	{
+		/* Dropped meanwhile: its views go with it. */
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+		return false;
+	}
 	stream_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(first->stream)),
 											 get_rel_name(first->stream));
 	initStringInfo(&names);

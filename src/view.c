@@ -1810,7 +1810,8 @@ NamePart(List **parts, StringInfo sql, const char *which)
 /*
  * StreamAssembleFragment puts a view's part of a batch statement together,
  * with the current names of its result and state tables (so that the view
- * follows when they are renamed or moved).
+ * follows when they are renamed or moved), each locked as the batch writes
+ * it.
  */
 char *
 StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid output)
@@ -1830,8 +1831,14 @@ StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid outpu
 			Oid			relid = strcmp(part, "result") == 0 ? result :
 				strcmp(part, "append") == 0 ? append :
 				strcmp(part, "output") == 0 ? output : state;
-			char	   *relname = get_rel_name(relid);
+			char	   *relname;
 
+			/*
+			 * The lock the batch statement takes, taken before the name is
+			 * read: a RENAME or SET SCHEMA in flight commits first.
+			 */
+			LockRelationOid(relid, RowExclusiveLock);
+			relname = get_rel_name(relid);
 			if (relname == NULL)
 				elog(ERROR, "table %u of a continuous view does not exist", relid);
 			appendStringInfoString(&sql,
