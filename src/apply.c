@@ -501,22 +501,14 @@ RunBatch(List *group, char **stream_end)
 		/* With a plain header: seen() would otherwise copy it for every event. */
 		progress = PointerGetDatum(PG_DETOAST_DATUM(progress));
 	}
-	if (views == NIL)
-	{
-		PopActiveSnapshot();
-		SPI_finish();
-		CommitTransactionCommand();
-		return false;
-	}
-
 	/*
-	 * The stream's name, read under the lock the batch statement takes: a
-	 * RENAME or SET SCHEMA of it in flight commits first.
+	 * The stream's name is read under the lock the batch statement takes: a
+	 * RENAME or SET SCHEMA of it in flight commits first.  A stream dropped
+	 * meanwhile took its views with it.
 	 */
 	LockRelationOid(first->stream, AccessShareLock);
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(first->stream)))
+	if (views == NIL || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(first->stream)))
 	{
-		/* Dropped meanwhile: its views go with it. */
 		PopActiveSnapshot();
 		SPI_finish();
 		CommitTransactionCommand();
