@@ -17,6 +17,12 @@ OBJS = \
 	src/segment.o \
 	src/batch.o \
 	src/view.o \
+	src/result_table.o \
+	src/batch_statement.o \
+	src/batch_partial.o \
+	src/batch_merge.o \
+	src/batch_windows.o \
+	src/batch_outputs.o \
 	src/window.o \
 	src/apply.o \
 	src/guard.o \

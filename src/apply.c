@@ -101,12 +101,13 @@ typedef struct SeenCount
 {
 	Oid			view;
 	uint64		events;
+	uint64		commits;		/* of that many transactions */
 } SeenCount;
 
 static HTAB *seen_counts = NULL;
 
-static bool MayExceed(List *views, uint64 committed, int batch_size);
-static void RememberCount(List *views, uint64 committed);
+static bool MayExceed(List *views, uint64 committed, uint64 commits, int batch_size);
+static void RememberCount(List *views, uint64 committed, uint64 commits);
 
 /* Lives for one round of batches. */
 static MemoryContext round_context = NULL;
@@ -409,6 +410,7 @@ RunBatch(List *group, char **stream_end)
 	bool		isnull;
 	char	   *end_text;
 	uint64		committed;
+	uint64		commits;
 	Datum		progress = (Datum) 0;
 	Datum		batch_end;
 	int64		events = 0;
@@ -427,7 +429,7 @@ RunBatch(List *group, char **stream_end)
 	 * Read before the batch's snapshot is taken: every event it counts is
 	 * then in this batch or an earlier one (MayExceed).
 	 */
-	committed = StreamEventsCommitted(first->stream);
+	committed = StreamEventsCommitted(first->stream, &commits);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -540,6 +542,8 @@ RunBatch(List *group, char **stream_end)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("statement_timeout", "0",
 							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("work_mem", psprintf("%d", stream_ext_work_mem),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	/*
 	 * Where the batch ends: where the stream's last batch of this round
@@ -561,7 +565,7 @@ RunBatch(List *group, char **stream_end)
 	argtypes[3] = TEXTOID;
 	values[3] = *stream_end ? CStringGetTextDatum(*stream_end) : (Datum) 0;
 	argtypes[4] = BOOLOID;
-	values[4] = BoolGetDatum(MayExceed(views, committed, batch_size));
+	values[4] = BoolGetDatum(MayExceed(views, committed, commits, batch_size));
 	sql = psprintf("SELECT CASE WHEN x IS NULL THEN s"
 				   "            ELSE stream_ext._snapshot_before(s, x + 1) END, x IS NOT NULL"
 				   "  FROM (SELECT s,"
@@ -615,18 +619,18 @@ RunBatch(List *group, char **stream_end)
 	/* The end of the batch is the new progress. */
 	foreach(lc, views)
 	{
-		Oid			uargtypes[3 + VIEW_BATCH_COLUMNS] = {OIDOID, PG_SNAPSHOTOID, INT8OID,
+		Oid			uargtypes[3 + VIEW_OUTCOME_COLUMNS] = {OIDOID, PG_SNAPSHOTOID, INT8OID,
 			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Datum		uvalues[3 + VIEW_BATCH_COLUMNS];
-		char		unulls[3 + VIEW_BATCH_COLUMNS];
+		Datum		uvalues[3 + VIEW_OUTCOME_COLUMNS];
+		char		unulls[3 + VIEW_OUTCOME_COLUMNS];
 		int			i = foreach_current_index(lc) * VIEW_BATCH_COLUMNS;
 
 		uvalues[0] = ObjectIdGetDatum(lfirst_oid(lc));
 		uvalues[1] = batch_end;
 		uvalues[2] = Int64GetDatum(events);
 		memset(unulls, ' ', 3);
-		memcpy(uvalues + 3, outcome + i, sizeof(Datum) * VIEW_BATCH_COLUMNS);
-		memcpy(unulls + 3, outnulls + i, VIEW_BATCH_COLUMNS);
+		memcpy(uvalues + 3, outcome + i, sizeof(Datum) * VIEW_OUTCOME_COLUMNS);
+		memcpy(unulls + 3, outnulls + i, VIEW_OUTCOME_COLUMNS);
 		if (SPI_execute_plan(Prepare("UPDATE stream_ext.continuous_view"
 									 "   SET progress = $2, batches = batches + ($3 > 0)::int,"
 									 "       events = events + $3, rows_written = rows_written + $4,"
@@ -639,7 +643,7 @@ RunBatch(List *group, char **stream_end)
 									 "       watermark = CASE WHEN $11 > '-infinity' THEN $11 END,"
 									 "       attempts = 0, last_batch_at = pg_catalog.now()"
 									 " WHERE result = $1::pg_catalog.oid",
-									 3 + VIEW_BATCH_COLUMNS, uargtypes),
+									 3 + VIEW_OUTCOME_COLUMNS, uargtypes),
 							 uvalues, unulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not advance continuous view %u", lfirst_oid(lc));
 	}
@@ -653,18 +657,19 @@ RunBatch(List *group, char **stream_end)
 
 	/* A batch cut short leaves events behind: count again next time. */
 	if (!more)
-		RememberCount(views, committed);
+		RememberCount(views, committed, commits);
 	return more;
 }
 
 /*
  * MayExceed tells whether more than batch_size events of the stream can
- * have been committed since the last batch of any of the views began (or
- * whether that is unknown).  The count includes rows of rolled-back
- * savepoints, so it errs on the side of counting.
+ * have been committed since the last batch of any of the views began, by
+ * more than one transaction (a transaction is never split, so the events
+ * of one need no count), or whether that is unknown.  The count includes
+ * rows of rolled-back savepoints, so it errs on the side of counting.
  */
 static bool
-MayExceed(List *views, uint64 committed, int batch_size)
+MayExceed(List *views, uint64 committed, uint64 commits, int batch_size)
 {
 	ListCell   *lc;
 
@@ -675,19 +680,19 @@ MayExceed(List *views, uint64 committed, int batch_size)
 		Oid			view = lfirst_oid(lc);
 		SeenCount  *c = hash_search(seen_counts, &view, HASH_FIND, NULL);
 
-		if (c == NULL || committed < c->events ||
-			committed - c->events > (uint64) batch_size)
+		if (c == NULL || committed < c->events || commits < c->commits ||
+			(committed - c->events > (uint64) batch_size && commits - c->commits > 1))
 			return true;
 	}
 	return false;
 }
 
 /*
- * RememberCount records the count a committed batch of the views began
+ * RememberCount records the counts a committed batch of the views began
  * with, once the batch took every event committed before it began.
  */
 static void
-RememberCount(List *views, uint64 committed)
+RememberCount(List *views, uint64 committed, uint64 commits)
 {
 	ListCell   *lc;
 
@@ -705,6 +710,7 @@ RememberCount(List *views, uint64 committed)
 		SeenCount  *c = hash_search(seen_counts, &view, HASH_ENTER, NULL);
 
 		c->events = committed;
+		c->commits = commits;
 	}
 }
 

@@ -84,6 +84,7 @@ PG_FUNCTION_INFO_V1(stream_ext_partial_marker);
 PG_FUNCTION_INFO_V1(stream_ext_carry_marker);
 PG_FUNCTION_INFO_V1(stream_ext_detoast);
 PG_FUNCTION_INFO_V1(stream_ext_combine_outside);
+PG_FUNCTION_INFO_V1(stream_ext_keep_first);
 
 /*
  * stream_ext_detoast returns its bytea argument detoasted.  Stored states
@@ -138,6 +139,18 @@ stream_ext_combine_outside(PG_FUNCTION_ARGS)
 			 errmsg("stream_ext.combine() works only in a continuous view over an output stream"),
 			 errhint("Create a continuous view that reads the output stream; combine() there merges the states a column holds.")));
 	PG_RETURN_NULL();
+}
+
+/*
+ * stream_ext_keep_first is the transition and combine function of
+ * stream_ext._keep(): strict, so the group's first non-null value becomes
+ * the state, and it stays.  In an Agg node that finalizes carried states
+ * it passes a combined state through unchanged (batch_merge.c).
+ */
+Datum
+stream_ext_keep_first(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }
 
 /*

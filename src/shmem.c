@@ -40,6 +40,7 @@ typedef struct StreamSlotEntry
 	StreamSlotKey key;
 	int			slot;			/* slot that new transactions write into */
 	pg_atomic_uint64 events;	/* events committed since the server started */
+	pg_atomic_uint64 commits;	/* by this many transactions */
 } StreamSlotEntry;
 
 typedef struct StreamSharedState
@@ -151,6 +152,7 @@ StreamCurrentSlot(Oid relid)
 	{
 		entry->slot = slot;
 		pg_atomic_init_u64(&entry->events, 0);
+		pg_atomic_init_u64(&entry->commits, 0);
 	}
 	slot = entry->slot;
 	LWLockRelease(stream_shared->lock);
@@ -271,7 +273,10 @@ StreamSetSlot(Oid relid, int slot)
 	{
 		entry->slot = slot;
 		if (!found)
+		{
 			pg_atomic_init_u64(&entry->events, 0);
+			pg_atomic_init_u64(&entry->commits, 0);
+		}
 	}
 	LWLockRelease(stream_shared->lock);
 
@@ -296,22 +301,27 @@ StreamAddEvents(Oid relid, uint64 events)
 	LWLockAcquire(stream_shared->lock, LW_SHARED);
 	entry = hash_search(stream_slots, &key, HASH_FIND, NULL);
 	if (entry != NULL)
+	{
 		pg_atomic_fetch_add_u64(&entry->events, events);
+		pg_atomic_fetch_add_u64(&entry->commits, 1);
+	}
 	LWLockRelease(stream_shared->lock);
 }
 
 /*
  * StreamEventsCommitted returns how many events of a stream transactions
  * have committed since the server started (an estimate for apply.c: rows
- * of rolled-back savepoints count too), or 0 when none was written.
+ * of rolled-back savepoints count too), or 0 when none was written, and
+ * in *commits by how many transactions.
  */
 uint64
-StreamEventsCommitted(Oid relid)
+StreamEventsCommitted(Oid relid, uint64 *commits)
 {
 	StreamSlotKey key;
 	StreamSlotEntry *entry;
 	uint64		events = 0;
 
+	*commits = 0;
 	if (stream_slots == NULL)
 		return 0;
 	memset(&key, 0, sizeof(key));
@@ -320,7 +330,10 @@ StreamEventsCommitted(Oid relid)
 	LWLockAcquire(stream_shared->lock, LW_SHARED);
 	entry = hash_search(stream_slots, &key, HASH_FIND, NULL);
 	if (entry != NULL)
+	{
 		events = pg_atomic_read_u64(&entry->events);
+		*commits = pg_atomic_read_u64(&entry->commits);
+	}
 	LWLockRelease(stream_shared->lock);
 	return events;
 }

@@ -31,6 +31,7 @@ int			stream_ext_batch_interval = 20;
 int			stream_ext_batch_size = 1000000;
 int			stream_ext_max_batch_attempts = 3;
 int			stream_ext_segment_size = 4096;
+int			stream_ext_work_mem = 65536;
 int			stream_ext_max_streams = 1024;
 bool		stream_ext_restoring = false;
 char	   *stream_ext_injection_point = NULL;
@@ -99,6 +100,15 @@ _PG_init(void)
 							1000000, 1, INT_MAX,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("stream_ext.work_mem",
+							"Memory a batch's sorts and hash tables may use before spilling to disk.",
+							"The worker's work_mem while it applies batches (hash tables get hash_mem_multiplier times as much); a batch of a million events into a million groups needs about 500 MB not to spill.",
+							&stream_ext_work_mem,
+							65536, 64, MAX_KILOBYTES,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("stream_ext.max_batch_attempts",

@@ -86,6 +86,7 @@ extern int	stream_ext_max_streams;
 extern int	stream_ext_batch_size;
 extern int	stream_ext_max_batch_attempts;
 extern int	stream_ext_segment_size;
+extern int	stream_ext_work_mem;
 extern bool stream_ext_restoring;
 extern char *stream_ext_injection_point;
 
@@ -101,11 +102,17 @@ extern void StreamWakeWorkerAtCommit(void);
 extern void StreamWakeDatabaseWorker(Oid dboid, bool flush);
 extern ConditionVariable *StreamFlushCV(void);
 
-/* view.c */
+/* batch_statement.c */
 #define STREAM_BATCH_CTE		"stream_ext_batch"
-/* Per view, a batch statement returns: rows written, notifications sent and
- * skipped, late events, windows closed, corrections, max event time, watermark. */
-#define VIEW_BATCH_COLUMNS		8
+/*
+ * Per view, a batch statement returns VIEW_BATCH_COLUMNS columns: the
+ * VIEW_OUTCOME_COLUMNS counters and times the view's catalog row takes
+ * (rows written, notifications sent and skipped, late events, windows
+ * closed, corrections, max event time, watermark), then the number of
+ * events of the batch, if the view counted them.
+ */
+#define VIEW_OUTCOME_COLUMNS	8
+#define VIEW_BATCH_COLUMNS		9
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
 								  struct List *parts, struct List *fragments);
@@ -151,7 +158,7 @@ extern void StreamForgetSlot(Oid relid);
 extern int	StreamPeekSlot(Oid relid);
 extern void StreamSetSlot(Oid relid, int slot);
 extern void StreamAddEvents(Oid relid, uint64 events);
-extern uint64 StreamEventsCommitted(Oid relid);
+extern uint64 StreamEventsCommitted(Oid relid, uint64 *commits);
 
 /* guard.c */
 extern bool StreamApplyingBatch;

@@ -1,48 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * view.c
- *	  A continuous view's query: what may be in it, and the tables and the
- *	  set-based batch statement generated from it.
+ *	  A continuous view's query: what may be in it, and the SQL functions
+ *	  that create, replace and define views and transforms.
  *
- * The user's query is analyzed as the user, checked, and rewritten into:
+ * The user's query is analyzed as the user and checked here (keys,
+ * aggregates, window, options); result_table.c then lays out and creates
+ * the table that holds its groups, and batch_statement.c generates its
+ * part of batch statements, stored in the catalog
+ * (continuous_view.batch) and put together when a batch runs (apply.c).
  *
- *	- a state table: the grouping keys k1..kn and one state per distinct
- *	  aggregate call s1..sm (partial.c says how a state is stored), with a
- *	  unique index NULLS NOT DISTINCT on the keys;
- *	- a result table: the query's output columns, final values, with a
- *	  unique index NULLS NOT DISTINCT on the grouping columns;
- *	- the view's part of a batch statement: common table expressions
- *	  named after the view's part number n (continuous_view.part, from a
- *	  sequence: unlike an OID, it survives dump and restore, and no two
- *	  views have the same),
- *
- *	  p_n AS (the user's query over the batch, stream_ext_batch, with each
- *			  aggregate's state in place of its value),
- *	  m_n AS (the states of p_n combined with the stored states of the
- *			  same groups),
- *	  w_n AS (INSERT the combined states into the state table
- *			  ON CONFLICT DO UPDATE),
- *	  r_n AS (INSERT the finalized output of m_n into the result table
- *			  ON CONFLICT DO UPDATE)
- *
- *	  It is stored as pieces of SQL around the names of the result and
- *	  state tables, which StreamAssembleFragment puts in from their OIDs
- *	  when the batch runs: a view follows RENAME and SET SCHEMA of them.
- *	  The stream is named from its OID too.
- *
- *	  StreamBatchStatement puts the parts of the views that share a batch
- *	  behind one definition of stream_ext_batch: the stream's events that
- *	  $1, the views' progress snapshot, has not seen and $2, the end of
- *	  the batch, sees.
- *
- * Generated SQL is deparsed with search_path = pg_catalog, so every name
- * in it is qualified, and every identifier is quoted.
+ * A transform's part is written here: one INSERT of its query over the
+ * batch into its target.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/attmap.h"
 #include "access/htup_details.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -65,7 +39,6 @@
 #include "parser/parse_func.h"
 #include "parser/parse_oper.h"
 #include "parser/parsetree.h"
-#include "rewrite/rewriteManip.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -78,91 +51,33 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "stream_ext.h"
-
-typedef struct ViewShape
-{
-	Query	   *query;			/* the analyzed user query */
-	int			stream_rti;		/* range table index of the stream */
-	Oid			stream;
-	List	   *keys;			/* TargetEntry of each grouping key */
-	List	   *aggs;			/* distinct Aggrefs */
-	List	   *state_types;	/* Oid of each aggregate's stored state */
-	List	   *columns;		/* names of the stream columns it reads */
-	List	   *lookups;		/* OIDs of the tables joined as lookups */
-	StreamWindow *window;		/* its event-time window, or NULL */
-	int			session_end;	/* with session windows: max(event time) in aggs */
-} ViewShape;
-
-/* What a view does besides keeping its result table (create_continuous_view). */
-typedef struct ContinuousViewOptions
-{
-	char	   *notify;			/* channel, or NULL */
-	bool		emit_final;		/* notify closed windows, not changes */
-	char		late;			/* 'u'pdate, 'd'rop or 'a'djust late events */
-	char	   *append_to;		/* table of closed windows, or NULL */
-	bool		output;			/* write each batch's delta into a stream */
-	char	   *sliding;		/* SQL of the sliding window's length, or NULL */
-	char	   *step;			/* SQL of its steps' length */
-	char	   *ttl;			/* SQL of the retention of closed windows, or NULL */
-	char	   *session_gap;	/* SQL of the gap that ends a session, or NULL */
-} ContinuousViewOptions;
-
-typedef struct FinalContext
-{
-	ViewShape  *shape;
-	Oid			carry_oid;
-} FinalContext;
+#include "batch_statement.h"
 
 /* What the query being checked defines, for messages. */
 static const char *checking = "continuous view";
 
 static ViewShape *AnalyzeViewQuery(const char *query_string);
 static void CheckViewQuery(ViewShape *shape);
-static char *PartialQuery(ViewShape *shape);
-static char *BatchQuery(ViewShape *shape, Query *pq);
 static void CheckFromItems(ViewShape *shape);
-static Node *FinalMutator(Node *node, FinalContext *context);
-static char *StateTableDDL(ViewShape *shape, const char *state_table, bool emitting);
-static char *ResultTableDDL(ViewShape *shape, const char *result_table,
-							List **key_columns, List **value_columns);
-static bool KeyIsNotNull(Node *expr, ViewShape *shape);
-static Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
 static uint32 NextPartNumber(void);
-static void Refuse(const char *construct, const char *hint);
 static bool IsHop(RangeTblEntry *rte);
 static bool JoinTreeHasStream(Node *node, int stream_rti);
 static void CheckJoins(Node *node, int stream_rti);
-static void RunDDL(const char *sql);
 static int	IntervalSign(Interval *interval);
 static Oid	LookupOutputTable(const char *name, char **qualified);
 static Oid	AppendTable(const char *name, Oid relid, const char *qualified,
-						const char *result_table, ViewShape *shape);
+						ViewLayout *layout);
 static Oid	OutputStream(const char *name, Oid relid, const char *qualified,
 						 ViewShape *shape);
 static void ResolveCombine(ViewShape *shape);
-static char *CombineStates(ViewShape *shape, FinalContext *fcontext, List *dpcontext);
-static void SessionMerge(StringInfo sql, List **parts, ViewShape *shape, unsigned int n,
-						 const char *gap, const char *combine);
 static void AddSessionColumns(ViewShape *shape);
 static char *IntervalSQL(Interval *interval);
 static void AddStepKey(ViewShape *shape, Interval *step);
-static char *SlidingSelect(ViewShape *shape, ContinuousViewOptions *options, Oid state_oid);
+static char *SlidingSelect(ViewShape *shape, ViewLayout *layout,
+						   ContinuousViewOptions *options, Oid state_oid);
 static void CheckNoCycle(Oid output, Oid stream, const char *name);
-static char *ColumnType(Node *expr);
-static char *FinalSelect(ViewShape *shape, FinalContext *fcontext, List *dpcontext,
-						 const char *source, const char *keys);
 static Oid	TableOid(const char *qualified_name);
-static List *BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
-							uint32 n, Oid state_oid,
-							List *key_columns, List *value_columns);
-static void NamePart(List **parts, StringInfo sql, const char *which);
-
-/*
- * PostgreSQL refuses a NOTIFY payload of this many bytes or more (the
- * limit is private to commands/async.c).
- */
-#define NOTIFY_PAYLOAD_LIMIT (BLCKSZ - NAMEDATALEN - 128)
+static void CheckReservedNames(ViewShape *shape);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
@@ -171,45 +86,35 @@ PG_FUNCTION_INFO_V1(stream_ext_replace_continuous_view);
 
 /*
  * stream_ext_view_sql analyzes a continuous view's query, creates its
- * result table and state table (names given, schema-qualified) as the
- * current user, and returns the batch statement.
+ * result table (name given, schema-qualified) as the current user, and
+ * returns the batch statement of a view with part number 1 and no
+ * options.
  */
 Datum
 stream_ext_view_sql(PG_FUNCTION_ARGS)
 {
 	char	   *query_string = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *result_table = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *state_table = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	ViewShape  *shape;
-	List	   *key_columns;
-	List	   *value_columns;
-	char	   *partial;
-	char	   *state_ddl;
-	char	   *result_ddl;
+	ViewLayout *layout;
 	char	   *sql;
-	Oid			state_oid;
-	Oid			result_oid;
 	int			save_nestlevel;
-	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false, NULL, NULL, NULL, NULL};
+	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false, NULL, NULL, NULL, NULL,
+	"'01:00:00'::pg_catalog.interval"};
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
+	CheckReservedNames(shape);
 
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
-	partial = PartialQuery(shape);
-	state_ddl = StateTableDDL(shape, state_table, false);
-	result_ddl = ResultTableDDL(shape, result_table, &key_columns, &value_columns);
-	RunDDL(result_ddl);
-	RunDDL(state_ddl);
-	state_oid = TableOid(state_table);
-	result_oid = TableOid(result_table);
-	sql = StreamAssembleFragment(BatchStatement(shape, partial, &no_options, 1, state_oid,
-												key_columns, value_columns),
-								 result_oid, state_oid, InvalidOid, InvalidOid);
+	layout = StreamPlanLayout(shape, &no_options, false);
+	layout->table = StreamCreateViewTable(shape, layout, result_table);
+	sql = StreamAssembleFragment(StreamViewFragment(shape, &no_options, layout, 1),
+								 layout->table, InvalidOid, InvalidOid, InvalidOid);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
 							   list_make1_int(1), list_make1(sql));
 
@@ -245,7 +150,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	Interval   *ttl = PG_ARGISNULL(14) ? NULL : PG_GETARG_INTERVAL_P(14);
 	Interval   *session_gap = PG_ARGISNULL(15) ? NULL : PG_GETARG_INTERVAL_P(15);
 	ContinuousViewOptions options = {notify, false, 'u', append_to, output_stream != NULL,
-	NULL, NULL, NULL, NULL};
+	NULL, NULL, NULL, NULL, NULL};
 	Oid			output_oid = InvalidOid;
 	char	   *output_qualified = NULL;
 	Oid			append_oid = InvalidOid;
@@ -257,9 +162,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	char	   *state_table;
 	char		state_name[NAMEDATALEN];
 	ViewShape  *shape;
-	List	   *key_columns;
-	List	   *value_columns;
-	char	   *partial;
+	ViewLayout *layout;
 	List	   *parts;
 	uint32		part;
 	Oid			result_oid;
@@ -391,8 +294,11 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 				 errmsg("relation \"%s\" already exists", result_table),
 				 errhint("A continuous view is its result table; choose another name.")));
 
+	options.max_future = max_future != NULL ? IntervalSQL(max_future) :
+		"'01:00:00'::pg_catalog.interval";
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
+	CheckReservedNames(shape);
 	shape->window = StreamFindWindow(shape->query, shape->stream_rti, shape->stream, shape->keys);
 	emitting = shape->window != NULL && (options.emit_final || append_to != NULL);
 	if (session_gap != NULL && shape->window != NULL)
@@ -465,65 +371,59 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		AddStepKey(shape, step);
 	if (session_gap != NULL)
 		AddSessionColumns(shape);
-	partial = PartialQuery(shape);
+	layout = StreamPlanLayout(shape, &options, emitting);
 	if (sliding == NULL)
 	{
-		RunDDL(ResultTableDDL(shape, result_table, &key_columns, &value_columns));
-		result_oid = TableOid(result_table);
+		result_oid = StreamCreateViewTable(shape, layout, result_table);
+		layout->table = result_oid;
+		state_oid = InvalidOid;
 
 		/* Only the worker's batches write it (guard.c). */
-		RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
-						" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
-						result_table));
-		RunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", result_table));
+		StreamRunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
+							  " ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
+							  result_table));
+		StreamRunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", result_table));
 		if (ttl != NULL)
-			RunDDL(psprintf("CREATE INDEX ON %s (%s)", result_table,
-							quote_identifier(((TargetEntry *) list_nth(shape->keys, shape->window->key - 1))->resname)));
+			StreamRunDDL(psprintf("CREATE INDEX ON %s (%s)", result_table,
+								  quote_identifier(list_nth(layout->keys, shape->window->key - 1))));
 	}
 	else
 	{
-		/* Named after the read view once it exists (below). */
-		result_oid = InvalidOid;
-		key_columns = value_columns = NIL;
-	}
-
-	/* The state table: in stream_ext, owned by the view's owner. */
-	snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
-			 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname, result_oid);
-	state_table = quote_qualified_identifier("stream_ext", state_name);
-	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
-	RunDDL(StateTableDDL(shape, state_table, emitting));
-	if (ttl != NULL)
-		RunDDL(psprintf("CREATE INDEX ON %s (k%d)", state_table, shape->window->key));
-	RunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
-					" ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
-					state_table));
-	RunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", state_table));
-	RunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
-					quote_identifier(GetUserNameFromId(owner, false))));
-	state_oid = TableOid(state_table);
-
-	/*
-	 * A sliding-window view is read through a view over its states, which
-	 * takes the steps of the last sliding interval and combines them; the
-	 * state table is then named after it.
-	 */
-	if (sliding != NULL)
-	{
+		/*
+		 * A sliding-window view keeps the states of its steps in a table in
+		 * stream_ext, owned by the view's owner, and is read through a view
+		 * over it that combines the steps of the last sliding interval; the
+		 * table is then named after that view.
+		 */
+		snprintf(state_name, sizeof(state_name), "%.*s_0_state",
+				 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname);
+		state_table = quote_qualified_identifier("stream_ext", state_name);
+		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+		state_oid = StreamCreateViewTable(shape, layout, state_table);
+		layout->table = state_oid;
+		StreamRunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
+							  " ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
+							  state_table));
+		StreamRunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", state_table));
+		StreamRunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
+							  quote_identifier(GetUserNameFromId(owner, false))));
 		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
-		RunDDL(psprintf("CREATE VIEW %s AS %s", result_table, SlidingSelect(shape, &options, state_oid)));
+		StreamRunDDL(psprintf("CREATE VIEW %s AS %s", result_table,
+							  SlidingSelect(shape, layout, &options, state_oid)));
 		result_oid = TableOid(result_table);
 		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 		snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
 				 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname, result_oid);
-		RunDDL(psprintf("ALTER TABLE %s RENAME TO %s", state_table, quote_identifier(state_name)));
-		state_table = quote_qualified_identifier("stream_ext", state_name);
-	}
+		StreamRunDDL(psprintf("ALTER TABLE %s RENAME TO %s", state_table, quote_identifier(state_name)));
+		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
 
-	/* Dropping the result table drops the state table with it. */
-	ObjectAddressSet(state_addr, RelationRelationId, state_oid);
+		/* Dropping the read view drops the steps with it. */
+		ObjectAddressSet(state_addr, RelationRelationId, state_oid);
+		ObjectAddressSet(result_addr, RelationRelationId, result_oid);
+		recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
+	}
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 	ObjectAddressSet(result_addr, RelationRelationId, result_oid);
-	recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
 
 	/* A lookup table cannot be dropped from under the view (but CASCADE). */
 	foreach(lc, shape->lookups)
@@ -535,16 +435,16 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * The table of closed windows: made LIKE the result table, with the
-	 * revision and when it was appended, unless it exists; then it must
-	 * be a table with those columns that the owner may insert into.
+	 * The table of closed windows: made with the view's columns, the
+	 * revision and when it was appended, unless it exists; then it must be
+	 * a table with those columns that the owner may insert into.
 	 */
 	if (append_to != NULL)
 	{
 		ObjectAddress append_addr;
 
 		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
-		append_oid = AppendTable(append_to, append_oid, append_qualified, result_table, shape);
+		append_oid = AppendTable(append_to, append_oid, append_qualified, layout);
 		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 		ObjectAddressSet(append_addr, RelationRelationId, append_oid);
 		recordDependencyOn(&result_addr, &append_addr, DEPENDENCY_NORMAL);
@@ -563,8 +463,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	}
 
 	part = NextPartNumber();
-	parts = BatchStatement(shape, partial, &options, part, state_oid,
-						   key_columns, value_columns);
+	parts = StreamViewFragment(shape, &options, layout, part);
 
 	{
 		Oid			argtypes[26] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
@@ -584,6 +483,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		values[1] = ObjectIdGetDatum(shape->stream);
 		values[2] = CStringGetTextDatum(query_string);
 		values[3] = ObjectIdGetDatum(state_oid);
+		nulls[3] = OidIsValid(state_oid) ? ' ' : 'n';
 		{
 			Datum	   *elems = palloc(sizeof(Datum) * list_length(parts));
 
@@ -668,7 +568,6 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	char	   *new_query;
 	char	   *old_query;
 	char	   *old_path;
-	Oid			old_state;
 	ViewShape  *old_shape;
 	ViewShape  *new_shape;
 	HeapTuple	row;
@@ -684,11 +583,10 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	char	   *schema;
 	char	   *temp_name;
 	Oid			new_oid;
-	Oid			new_state;
-	StringInfoData sql;
-	StringInfoData groups;
-	List	   *dpcontext;
-	FinalContext fcontext;
+	ViewLayout *old_layout;
+	ViewLayout *new_layout;
+	ContinuousViewOptions no_options = {NULL, false, 'u', NULL, false, NULL, NULL, NULL, NULL, NULL};
+	char	   *sql;
 	Datum		values[2];
 	Oid			save_userid;
 	int			save_sec_context;
@@ -706,7 +604,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	LockRelationOid(view, AccessExclusiveLock);
 	SPI_connect();
 	values[0] = ObjectIdGetDatum(view);
-	if (SPI_execute_with_args("SELECT query, search_path, state_table::pg_catalog.oid,"
+	if (SPI_execute_with_args("SELECT query, search_path,"
 							  "       kind = 'view' AND sliding IS NULL AND session_gap IS NULL"
 							  "       AND append_to IS NULL AND output_stream IS NULL AND emit = 'changes'"
 							  "  FROM stream_ext.continuous_view WHERE result = $1::pg_catalog.oid",
@@ -719,7 +617,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 				 errhint("SELECT * FROM stream_ext.continuous_views lists them.")));
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	if (!DatumGetBool(SPI_getbinval(row, desc, 4, &isnull)))
+	if (!DatumGetBool(SPI_getbinval(row, desc, 3, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("continuous view \"%s\" cannot be replaced in place", get_rel_name(view)),
@@ -729,7 +627,6 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	strcpy(old_query, SPI_getvalue(row, desc, 1));
 	old_path = SPI_palloc(strlen(SPI_getvalue(row, desc, 2)) + 1);
 	strcpy(old_path, SPI_getvalue(row, desc, 2));
-	old_state = DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull));
 	SPI_finish();
 
 	/* Both queries analyzed; the old one as it was created. */
@@ -815,74 +712,26 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 		SPI_processed != 1)
 		elog(ERROR, "could not create the new version of %s", name);
 	new_oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	values[0] = ObjectIdGetDatum(new_oid);
-	if (SPI_execute_with_args("SELECT state_table::pg_catalog.oid FROM stream_ext.continuous_view"
-							  " WHERE result = $1::pg_catalog.oid",
-							  1, (Oid[]) {OIDOID}, values, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the new version of %s", name);
-	new_state = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	/*
-	 * Its states: the old ones combined per new group.  Its result rows:
-	 * finalized from those.  Generated with search_path = pg_catalog.
+	 * Its states: the old ones combined per new group; its final values
+	 * follow.  Generated with search_path = pg_catalog.
 	 */
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	dpcontext = deparse_context_for(get_rel_name(old_state), old_state);
-	fcontext.shape = old_shape;
-	fcontext.carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
-	initStringInfo(&sql);
-	initStringInfo(&groups);
-	appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM (SELECT ",
-					 quote_qualified_identifier("stream_ext", get_rel_name(new_state)));
-	if (new_shape->keys == NIL)
-		appendStringInfoString(&sql, "true AS k1");
-	for (int j = 0; j < list_length(new_shape->keys); j++)
-	{
-		appendStringInfo(&sql, "%sk%d", j > 0 ? ", " : "", key_map[j]);
-		appendStringInfo(&groups, "%sk%d", j > 0 ? ", " : "", key_map[j]);
-	}
-	for (int i = 0; i < list_length(new_shape->aggs); i++)
-		appendStringInfo(&sql, ", stream_ext.partial(%s, NULL::%s)",
-						 deparse_expression(FinalMutator(list_nth(old_shape->aggs, agg_map[i] - 1), &fcontext),
-											dpcontext, false, false),
-						 format_type_be(list_nth_oid(new_shape->state_types, i)));
-	appendStringInfo(&sql, " FROM %s", quote_qualified_identifier("stream_ext", get_rel_name(old_state)));
-	if (groups.len > 0)
-		appendStringInfo(&sql, " GROUP BY %s", groups.data);
-	appendStringInfo(&sql, ") x WHERE EXISTS (SELECT 1 FROM %s)",
-					 quote_qualified_identifier("stream_ext", get_rel_name(old_state)));
-	{
-		StringInfoData keys;
-		StringInfoData cols;
-		FinalContext nfcontext = {new_shape, fcontext.carry_oid};
-
-		initStringInfo(&keys);
-		for (int i = 1; i <= Max(list_length(new_shape->keys), 1); i++)
-			appendStringInfo(&keys, "%sk%d", i > 1 ? ", " : "", i);
-		initStringInfo(&cols);
-		foreach(lc, new_shape->query->targetList)
-		{
-			TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-			if (!tle->resjunk)
-				appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
-		}
-		appendStringInfo(&sql, "; INSERT INTO %s (%s) %s",
-						 quote_qualified_identifier(schema, temp_name), cols.data,
-						 FinalSelect(new_shape, &nfcontext,
-									 deparse_context_for(get_rel_name(new_state), new_state),
-									 quote_qualified_identifier("stream_ext", get_rel_name(new_state)),
-									 keys.data));
-	}
+	old_layout = StreamPlanLayout(old_shape, &no_options, false);
+	old_layout->table = view;
+	new_layout = StreamPlanLayout(new_shape, &no_options, false);
+	new_layout->table = new_oid;
+	sql = StreamFillFromStates(new_shape, new_layout, quote_qualified_identifier(schema, temp_name),
+							   old_shape, old_layout, view, key_map, agg_map);
 	AtEOXact_GUC(false, save_nestlevel);
 
 	StreamApplyingBatch = true;
 	PG_TRY();
 	{
-		if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not fill the new version of %s", name);
 	}
 	PG_FINALLY();
@@ -911,8 +760,8 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	/* The old view goes; the new one takes its name. */
-	RunDDL(psprintf("DROP TABLE %s", quote_qualified_identifier(schema, name)));
-	RunDDL(psprintf("ALTER TABLE %s RENAME TO %s", quote_qualified_identifier(schema, temp_name),
+	StreamRunDDL(psprintf("DROP TABLE %s", quote_qualified_identifier(schema, name)));
+	StreamRunDDL(psprintf("ALTER TABLE %s RENAME TO %s", quote_qualified_identifier(schema, temp_name),
 					quote_identifier(name)));
 	StreamWakeWorkerAtCommit();
 	PG_RETURN_OID(new_oid);
@@ -930,26 +779,26 @@ CheckTransformQuery(ViewShape *shape)
 
 	checking = "transform";
 	if (q->setOperations != NULL)
-		Refuse("UNION, INTERSECT or EXCEPT", "Create one transform per query.");
+		StreamRefuse("UNION, INTERSECT or EXCEPT", "Create one transform per query.");
 	if (q->cteList != NIL)
-		Refuse("WITH", "Write the query without common table expressions.");
+		StreamRefuse("WITH", "Write the query without common table expressions.");
 	if (q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL || q->havingQual != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a transform cannot aggregate"),
 				 errhint("Use stream_ext.create_continuous_view() for a query with aggregates or GROUP BY.")));
 	if (q->hasWindowFuncs)
-		Refuse("a window function", "A transform sees each event on its own.");
+		StreamRefuse("a window function", "A transform sees each event on its own.");
 	if (q->limitCount != NULL || q->limitOffset != NULL)
-		Refuse("LIMIT or OFFSET", "A transform writes a row for every event its query keeps.");
+		StreamRefuse("LIMIT or OFFSET", "A transform writes a row for every event its query keeps.");
 	if (q->sortClause != NIL)
-		Refuse("ORDER BY", "Rows are written in no particular order; sort when reading the target.");
+		StreamRefuse("ORDER BY", "Rows are written in no particular order; sort when reading the target.");
 	if (q->distinctClause != NIL)
-		Refuse("DISTINCT", "Events of different batches cannot be told apart as duplicates.");
+		StreamRefuse("DISTINCT", "Events of different batches cannot be told apart as duplicates.");
 	if (q->hasSubLinks)
-		Refuse("a subquery", "Join the lookup table instead.");
+		StreamRefuse("a subquery", "Join the lookup table instead.");
 	if (q->rowMarks != NIL)
-		Refuse("FOR UPDATE or FOR SHARE", NULL);
+		StreamRefuse("FOR UPDATE or FOR SHARE", NULL);
 	CheckFromItems(shape);
 }
 
@@ -1087,8 +936,8 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 							 GUC_ACTION_SAVE, true, 0, false);
 
 	definition = pg_get_querydef(copyObject(shape->query), false);
-	batch_query = BatchQuery(shape, copyObject(shape->query));
-	RunDDL(psprintf("CREATE VIEW %s AS %s", qualified, definition));
+	batch_query = StreamBatchQuery(shape, copyObject(shape->query));
+	StreamRunDDL(psprintf("CREATE VIEW %s AS %s", qualified, definition));
 	view_oid = TableOid(qualified);
 
 	/* The target cannot be dropped from under it (but CASCADE). */
@@ -1098,12 +947,13 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 
 	part = NextPartNumber();
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "x_%u AS (INSERT INTO ", part);
-	NamePart(&parts, &sql, "output");
+	/* Its part: the rows of its query over the batch, into the target. */
+	parts = list_make2(psprintf("x_%u AS (INSERT INTO ", part), "output");
 	appendStringInfo(&sql, " (%s) %s RETURNING 1),\n"
 					 "o_%u AS (SELECT (SELECT pg_catalog.count(*) FROM x_%u), 0::pg_catalog.int8,"
 					 " 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8,"
-					 " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz)",
+					 " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz,"
+					 " NULL::pg_catalog.int8 AS stream_ext_events)",
 					 cols.data, batch_query, part, part);
 	parts = lappend(parts, sql.data);
 
@@ -1284,10 +1134,10 @@ AddSessionColumns(ViewShape *shape)
  * combined per group and finalized.
  */
 static char *
-SlidingSelect(ViewShape *shape, ContinuousViewOptions *options, Oid state_oid)
+SlidingSelect(ViewShape *shape, ViewLayout *layout, ContinuousViewOptions *options,
+			  Oid state_oid)
 {
 	List	   *dpcontext = deparse_context_for(get_rel_name(state_oid), state_oid);
-	FinalContext fcontext = {shape, StreamExtFunction("carry", 1, (Oid[]) {ANYOID})};
 	StringInfoData sql;
 	ListCell   *lc;
 	int			nkeys = list_length(shape->keys);
@@ -1301,7 +1151,7 @@ SlidingSelect(ViewShape *shape, ContinuousViewOptions *options, Oid state_oid)
 		if (tle->resjunk)
 			continue;
 		appendStringInfo(&sql, "%s%s AS %s", foreach_current_index(lc) > 0 ? ", " : "",
-						 deparse_expression(FinalMutator((Node *) tle->expr, &fcontext),
+						 deparse_expression(StreamFinalMutator((Node *) tle->expr, shape, layout),
 											dpcontext, false, false),
 						 quote_identifier(tle->resname));
 	}
@@ -1345,21 +1195,37 @@ IntervalSign(Interval *interval)
 
 /*
  * AppendTable returns the table closed windows are appended to, creating
- * it LIKE the result table (plus revision and emitted_at) as the current
- * user when it does not exist.
+ * it with the view's columns (their types, collations and NOT NULL), the
+ * revision and when it was appended, as the current user, when it does
+ * not exist.
  */
 static Oid
-AppendTable(const char *name, Oid relid, const char *qualified,
-			const char *result_table, ViewShape *shape)
+AppendTable(const char *name, Oid relid, const char *qualified, ViewLayout *layout)
 {
 	ListCell   *lc;
 	AclResult	aclresult;
 
 	if (!OidIsValid(relid))
 	{
-		RunDDL(psprintf("CREATE TABLE %s (LIKE %s, revision integer NOT NULL,"
-						" emitted_at timestamptz NOT NULL DEFAULT pg_catalog.now())",
-						qualified, result_table));
+		StringInfoData ddl;
+
+		initStringInfo(&ddl);
+		appendStringInfo(&ddl, "CREATE TABLE %s (", qualified);
+		foreach(lc, layout->outputs)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+			HeapTuple	att = SearchSysCacheAttName(layout->table, tle->resname);
+			bool		notnull = HeapTupleIsValid(att) &&
+				((Form_pg_attribute) GETSTRUCT(att))->attnotnull;
+
+			if (HeapTupleIsValid(att))
+				ReleaseSysCache(att);
+			appendStringInfo(&ddl, "%s %s%s, ", quote_identifier(tle->resname),
+							 StreamColumnType((Node *) tle->expr), notnull ? " NOT NULL" : "");
+		}
+		appendStringInfoString(&ddl, "revision integer NOT NULL,"
+							   " emitted_at timestamptz NOT NULL DEFAULT pg_catalog.now())");
+		StreamRunDDL(ddl.data);
 		return TableOid(qualified);
 	}
 
@@ -1376,11 +1242,11 @@ AppendTable(const char *name, Oid relid, const char *qualified,
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
-	foreach(lc, shape->query->targetList)
+	foreach(lc, layout->outputs)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
 
-		if (!tle->resjunk && get_attnum(relid, tle->resname) == InvalidAttrNumber)
+		if (get_attnum(relid, tle->resname) == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("table \"%s\" has no column \"%s\"", name, tle->resname),
@@ -1392,34 +1258,6 @@ AppendTable(const char *name, Oid relid, const char *qualified,
 				 errmsg("table \"%s\" has no column \"revision\"", name),
 				 errhint("The table closed windows go to needs every output column of the view and a column revision.")));
 	return relid;
-}
-
-/*
- * OutputColumn tells what output column tle carries into an output stream:
- * -1 for a grouping key, else the index of its aggregate in shape->aggs.
- * Anything else cannot be carried: refused.
- */
-static int
-OutputColumn(ViewShape *shape, TargetEntry *tle)
-{
-	ListCell   *lc;
-
-	if (list_member_ptr(shape->keys, tle))
-		return -1;
-	if (IsA(tle->expr, Aggref))
-	{
-		foreach(lc, shape->aggs)
-		{
-			if (equal(lfirst(lc), tle->expr))
-				return foreach_current_index(lc);
-		}
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("output column \"%s\" cannot be written to an output stream", tle->resname),
-			 errdetail("An output stream carries the grouping keys and, per aggregate, its state over each batch."),
-			 errhint("Make every other output column a single aggregate call, e.g. sum(x) AS total, count(*) AS n, and compute with them downstream.")));
-	return 0;					/* keep the compiler quiet */
 }
 
 /*
@@ -1462,13 +1300,13 @@ OutputStream(const char *name, Oid relid, const char *qualified, ViewShape *shap
 
 			if (tle->resjunk)
 				continue;
-			agg = OutputColumn(shape, tle);
+			agg = StreamOutputColumn(shape, tle);
 			appendStringInfo(&ddl, "%s%s %s", i++ > 0 ? ", " : "", quote_identifier(tle->resname),
-							 agg < 0 ? ColumnType((Node *) tle->expr) :
+							 agg < 0 ? StreamColumnType((Node *) tle->expr) :
 							 format_type_be(list_nth_oid(shape->state_types, agg)));
 		}
 		appendStringInfoChar(&ddl, ')');
-		RunDDL(ddl.data);
+		StreamRunDDL(ddl.data);
 		relid = TableOid(qualified);
 		if (shape->window != NULL)
 			event_time = ((TargetEntry *) list_nth(shape->keys, shape->window->key - 1))->resname;
@@ -1511,7 +1349,7 @@ OutputStream(const char *name, Oid relid, const char *qualified, ViewShape *shap
 
 		if (tle->resjunk)
 			continue;
-		agg = OutputColumn(shape, tle);
+		agg = StreamOutputColumn(shape, tle);
 		type = agg < 0 ? exprType((Node *) tle->expr) : list_nth_oid(shape->state_types, agg);
 		attnum = get_attnum(relid, tle->resname);
 		if (attnum == InvalidAttrNumber)
@@ -1749,19 +1587,6 @@ ResolveCombine(ViewShape *shape)
 }
 
 /*
- * RunDDL runs a generated DDL statement as the current user.
- */
-static void
-RunDDL(const char *sql)
-{
-	SPI_connect();
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not run: %s", sql);
-	SPI_finish();
-	CommandCounterIncrement();
-}
-
-/*
  * NextPartNumber numbers a new view's part of batch statements
  * (stream_ext.view_part, a sequence of the catalog).
  */
@@ -1796,667 +1621,6 @@ TableOid(const char *qualified_name)
 }
 
 /*
- * NamePart ends a piece of SQL where the name of the result or the state
- * table goes (see BatchStatement).
- */
-static void
-NamePart(List **parts, StringInfo sql, const char *which)
-{
-	*parts = lappend(*parts, pstrdup(sql->data));
-	*parts = lappend(*parts, pstrdup(which));
-	resetStringInfo(sql);
-}
-
-/*
- * StreamAssembleFragment puts a view's part of a batch statement together,
- * with the current names of its result and state tables (so that the view
- * follows when they are renamed or moved), each locked as the batch writes
- * it.
- */
-char *
-StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid output)
-{
-	StringInfoData sql;
-	ListCell   *lc;
-
-	initStringInfo(&sql);
-	foreach(lc, parts)
-	{
-		char	   *part = lfirst(lc);
-
-		if (foreach_current_index(lc) % 2 == 0)
-			appendStringInfoString(&sql, part);
-		else
-		{
-			Oid			relid = strcmp(part, "result") == 0 ? result :
-				strcmp(part, "append") == 0 ? append :
-				strcmp(part, "output") == 0 ? output : state;
-			char	   *relname;
-
-			/*
-			 * The lock the batch statement takes, taken before the name is
-			 * read: a RENAME or SET SCHEMA in flight commits first.
-			 */
-			LockRelationOid(relid, RowExclusiveLock);
-			relname = get_rel_name(relid);
-			if (relname == NULL)
-				elog(ERROR, "table %u of a continuous view does not exist", relid);
-			appendStringInfoString(&sql,
-								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-															  relname));
-		}
-	}
-	return sql.data;
-}
-
-/*
- * StateKeys returns the state table's key columns k1..kn, qualified by
- * alias; ResultKeys the result table's columns of the same keys.
- */
-static List *
-StateKeys(ViewShape *shape, const char *alias)
-{
-	List	   *keys = NIL;
-
-	for (int i = 1; i <= Max(list_length(shape->keys), 1); i++)
-		keys = lappend(keys, psprintf("%s.k%d", alias, i));
-	return keys;
-}
-
-static List *
-ResultKeys(ViewShape *shape, const char *alias)
-{
-	List	   *keys = NIL;
-	ListCell   *lc;
-
-	foreach(lc, shape->keys)
-		keys = lappend(keys, psprintf("%s.%s", alias,
-									  quote_identifier(lfirst_node(TargetEntry, lc)->resname)));
-	return keys;
-}
-
-/*
- * KeysMatch appends a condition that the grouping keys a and b are equal:
- * = where a key cannot be null, which lets the planner probe a unique
- * index or hash, IS NOT DISTINCT FROM where it can.
- */
-static void
-KeysMatch(StringInfo sql, ViewShape *shape, List *a, List *b)
-{
-	ListCell   *la;
-	ListCell   *lb;
-
-	forboth(la, a, lb, b)
-	{
-		int			i = foreach_current_index(la);
-		bool		notnull = shape->keys == NIL ||
-			KeyIsNotNull((Node *) ((TargetEntry *) list_nth(shape->keys, i))->expr, shape);
-
-		appendStringInfo(sql, "%s%s %s %s", i > 0 ? " AND " : "", (char *) lfirst(la),
-						 notnull ? "=" : "IS NOT DISTINCT FROM", (char *) lfirst(lb));
-	}
-}
-
-/*
- * NotifyPart appends n_<n>: one notification per row of the CTE source,
- * its JSON, on the channel; while the queue is half full, or for a row
- * whose JSON and even whose key columns alone (with the revision, if
- * any) exceed the payload limit, none.  Column sent tells which.
- */
-static void
-NotifyPart(StringInfo sql, unsigned int n, const char *channel, const char *source,
-		   List *key_columns, bool revision)
-{
-	ListCell   *lc;
-
-	appendStringInfo(sql,
-					 "n_%u AS (SELECT q.ok AND p.payload IS NOT NULL AS sent,"
-					 " CASE WHEN q.ok AND p.payload IS NOT NULL"
-					 " THEN pg_catalog.pg_notify(%s, p.payload) END"
-					 " FROM (SELECT pg_catalog.pg_notification_queue_usage() < 0.5 AS ok) q,"
-					 " (SELECT CASE WHEN pg_catalog.octet_length(t.j) < %d THEN t.j"
-					 " ELSE (SELECT k.k FROM (SELECT pg_catalog.json_build_object(",
-					 n, quote_literal_cstr(channel), NOTIFY_PAYLOAD_LIMIT);
-	foreach(lc, key_columns)
-	{
-		const char *col = (const char *) lfirst(lc);
-
-		appendStringInfo(sql, "%s, (t.r).%s, ", quote_literal_cstr(col), quote_identifier(col));
-	}
-	if (revision)
-		appendStringInfoString(sql, "'revision', (t.r).revision, ");
-	appendStringInfo(sql,
-					 "'truncated', true)::pg_catalog.text AS k) k"
-					 " WHERE pg_catalog.octet_length(k.k) < %d) END AS payload"
-					 " FROM (SELECT x AS r, pg_catalog.row_to_json(x)::pg_catalog.text AS j FROM %s x) t) p),\n",
-					 NOTIFY_PAYLOAD_LIMIT, source);
-}
-
-/*
- * FinalSelect returns a SELECT of the view's output, finalized from the
- * keys and states of the CTE source, one row per group.
- */
-static char *
-FinalSelect(ViewShape *shape, FinalContext *fcontext, List *dpcontext,
-			const char *source, const char *keys)
-{
-	StringInfoData sql;
-	ListCell   *lc;
-	int			i = 0;
-
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
-	foreach(lc, shape->query->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (tle->resjunk)
-			continue;
-		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
-						 deparse_expression(FinalMutator((Node *) tle->expr, fcontext),
-											dpcontext, false, false));
-	}
-	appendStringInfo(&sql, " FROM %s GROUP BY %s", source, keys);
-	return sql.data;
-}
-
-/*
- * OutputValues returns the select list that writes a row of keys k1..kn
- * and states s1..sm of the CTE alias into the output stream's columns.
- */
-static char *
-OutputValues(ViewShape *shape, const char *alias)
-{
-	StringInfoData sql;
-	ListCell   *lc;
-
-	initStringInfo(&sql);
-	foreach(lc, shape->query->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		int			agg;
-
-		if (tle->resjunk)
-			continue;
-		agg = OutputColumn(shape, tle);
-		if (agg >= 0)
-			appendStringInfo(&sql, "%s%s.s%d", sql.len > 0 ? ", " : "", alias, agg + 1);
-		else
-		{
-			ListCell   *lk;
-
-			foreach(lk, shape->keys)
-			{
-				if (lfirst(lk) == tle)
-					appendStringInfo(&sql, "%s%s.k%d", sql.len > 0 ? ", " : "", alias,
-									 foreach_current_index(lk) + 1);
-			}
-		}
-	}
-	return sql.data;
-}
-
-/*
- * CombineStates returns the select list items that combine the states
- * s1..sm of the rows of a query level: ", stream_ext.partial(...) AS s1, ...".
- */
-static char *
-CombineStates(ViewShape *shape, FinalContext *fcontext, List *dpcontext)
-{
-	StringInfoData sql;
-	ListCell   *lc;
-
-	initStringInfo(&sql);
-	foreach(lc, shape->aggs)
-	{
-		Node	   *combine = FinalMutator((Node *) lfirst(lc), fcontext);
-
-		appendStringInfo(&sql, ", stream_ext.partial(%s, NULL::%s) AS s%d",
-						 deparse_expression(combine, dpcontext, false, false),
-						 format_type_be(list_nth_oid(shape->state_types, foreach_current_index(lc))),
-						 foreach_current_index(lc) + 1);
-	}
-	return sql.data;
-}
-
-/*
- * SessionMerge appends, for a view with session windows, the CTEs that
- * merge the batch into the stored sessions.  The last grouping key, k(n+1),
- * is a session's start (for the batch: each event's time), the state of
- * max(event time), s(e), its end.  The batch's points and the stored
- * sessions of the same groups that they come within the gap of (c_n) are
- * laid out per group in time order; a new island starts where the gap to
- * the latest end before it is exceeded (g_n); each island is one session,
- * its states combined (m_n).  Stored sessions of a group are always more
- * than the gap apart, so no other stored session can join an island.
- */
-static void
-SessionMerge(StringInfo sql, List **parts, ViewShape *shape, unsigned int n, const char *gap,
-			 const char *combine)
-{
-	int			nuser = list_length(shape->keys) - 1;
-	int			tk = nuser + 1;
-	int			se = shape->session_end + 1;
-	StringInfoData ukeys;
-	StringInfoData cols;
-	char	   *partition;
-	char	   *order;
-
-	initStringInfo(&ukeys);
-	for (int i = 1; i <= nuser; i++)
-		appendStringInfo(&ukeys, "%sk%d", i > 1 ? ", " : "", i);
-	initStringInfo(&cols);
-	for (int i = 1; i <= tk; i++)
-		appendStringInfo(&cols, "%sk%d", i > 1 ? ", " : "", i);
-	for (int i = 1; i <= list_length(shape->aggs); i++)
-		appendStringInfo(&cols, ", s%d", i);
-	partition = nuser > 0 ? psprintf("PARTITION BY %s ", ukeys.data) : "";
-	order = psprintf("ORDER BY c.k%d, c.s%d", tk, se);
-
-	appendStringInfo(sql, "c_%u AS (SELECT %s, false AS stored FROM p_%u p UNION ALL SELECT ",
-					 n, cols.data, n);
-	for (int i = 1; i <= tk; i++)
-		appendStringInfo(sql, "st.k%d, ", i);
-	for (int i = 1; i <= list_length(shape->aggs); i++)
-		appendStringInfo(sql, "st.s%d, ", i);
-	appendStringInfoString(sql, "true FROM ");
-	NamePart(parts, sql, "state");
-	appendStringInfo(sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
-	for (int i = 1; i <= nuser; i++)
-	{
-		bool		notnull = KeyIsNotNull((Node *) ((TargetEntry *) list_nth(shape->keys, i - 1))->expr, shape);
-
-		appendStringInfo(sql, "p.k%d %s st.k%d AND ", i, notnull ? "=" : "IS NOT DISTINCT FROM", i);
-	}
-	appendStringInfo(sql, "p.k%d >= st.k%d - %s AND p.k%d <= st.s%d + %s)),\n",
-					 tk, tk, gap, tk, se, gap);
-	appendStringInfo(sql,
-					 "g_%u AS (SELECT c.*, pg_catalog.min(c.k%d) OVER i AS stream_ext_start"
-					 " FROM (SELECT c.*, pg_catalog.sum(c.brk) OVER (%s%s ROWS UNBOUNDED PRECEDING) AS island"
-					 " FROM (SELECT c.*, CASE WHEN c.k%d - pg_catalog.max(c.s%d) OVER (%s%s"
-					 " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= %s THEN 0 ELSE 1 END AS brk"
-					 " FROM c_%u c) c) c WINDOW i AS (PARTITION BY %s%sisland)),\n",
-					 n, tk, partition, order, tk, se, partition, order, gap, n,
-					 ukeys.data, nuser > 0 ? ", " : "");
-	appendStringInfo(sql, "m_%u AS (SELECT %s%sstream_ext_start AS k%d%s FROM g_%u"
-					 " GROUP BY %s%sisland, stream_ext_start),\n",
-					 n, ukeys.data, nuser > 0 ? ", " : "", tk, combine, n,
-					 ukeys.data, nuser > 0 ? ", " : "");
-}
-
-/*
- * BatchStatement returns the view's part of a batch statement, which folds
- * a batch into the state and result tables and emits what the view's
- * options ask for (see the top of the file), as pieces of SQL, with
- * "result", "state" or "append" between them where the name of that table
- * goes: StreamAssembleFragment puts them together.
- */
-static List *
-BatchStatement(ViewShape *shape, const char *partial, ContinuousViewOptions *options,
-			   uint32 n, Oid state_oid,
-			   List *key_columns, List *value_columns)
-{
-	List	   *parts = NIL;
-	List	   *dpcontext;
-	FinalContext fcontext;
-	StringInfoData sql;
-	StringInfoData keys;
-	StringInfoData states;
-	ListCell   *lc;
-	int			i;
-	int			nkeys = Max(list_length(shape->keys), 1);
-	StreamWindow *window = shape->window;
-	bool		emitting = window != NULL && (options->emit_final || options->append_to != NULL);
-	char	   *wm_old = psprintf("(SELECT wm_old FROM t_%u)", n);
-	char	   *wm_new = psprintf("(SELECT wm_new FROM t_%u)", n);
-	List	   *conditions = NIL;
-
-	/* Key and state column lists of the state table. */
-	initStringInfo(&keys);
-	for (i = 1; i <= nkeys; i++)
-		appendStringInfo(&keys, "%sk%d", i > 1 ? ", " : "", i);
-	initStringInfo(&states);
-	for (i = 1; i <= list_length(shape->aggs); i++)
-		appendStringInfo(&states, ", s%d", i);
-
-	/* Combining and finalizing expressions refer to the state table's columns. */
-	dpcontext = deparse_context_for(get_rel_name(state_oid), state_oid);
-	fcontext.shape = shape;
-	fcontext.carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
-
-	initStringInfo(&sql);
-
-	/*
-	 * The watermark before this batch (wm_old), the largest event time seen
-	 * (max_future ahead of the clock at most), the watermark after it.
-	 */
-	if (window != NULL)
-		appendStringInfo(&sql,
-						 "t_%u AS (SELECT COALESCE(c.watermark, '-infinity') AS wm_old,"
-						 " GREATEST(c.max_event_time, b.mx) AS mx,"
-						 " COALESCE(GREATEST(c.watermark,"
-						 " GREATEST(c.max_event_time, b.mx) - c.allowed_lateness), '-infinity') AS wm_new"
-						 " FROM stream_ext.continuous_view c, LATERAL (SELECT pg_catalog.max(%s)::pg_catalog.timestamptz AS mx"
-						 " FROM %s WHERE %s <= pg_catalog.now() + c.max_future) b"
-						 " WHERE c.part = %u),\n",
-						 n, quote_identifier(window->ts_column), STREAM_BATCH_CTE,
-						 quote_identifier(window->ts_column), n);
-
-	/*
-	 * The batch's partial states: late events dropped or moved, if asked;
-	 * those of windows past their ttl and of expired steps dropped.
-	 */
-	if (window != NULL && options->late == 'd')
-		conditions = lappend(conditions,
-							 StreamWindowKeyAfter(window, psprintf("p.k%d", window->key), wm_old));
-	if (window != NULL && options->ttl != NULL)
-		conditions = lappend(conditions,
-							 StreamWindowKeyAfter(window, psprintf("p.k%d", window->key),
-												  psprintf("%s - %s", wm_old, options->ttl)));
-	if (options->sliding != NULL)
-		conditions = lappend(conditions, psprintf("p.k%d + %s > pg_catalog.now() - %s",
-												  nkeys, options->step, options->sliding));
-	if (options->session_gap != NULL)
-		conditions = lappend(conditions, psprintf("p.k%d IS NOT NULL", nkeys));
-	if (window != NULL && options->late == 'a')
-	{
-		const char *ts = quote_identifier(window->ts_column);
-
-		appendStringInfo(&sql, "p_%u AS (WITH %s AS (SELECT ", n, STREAM_BATCH_CTE);
-		foreach(lc, shape->columns)
-		{
-			if (strcmp((char *) lfirst(lc), window->ts_column) != 0)
-				appendStringInfo(&sql, "%s, ", quote_identifier((char *) lfirst(lc)));
-		}
-		appendStringInfo(&sql, "CASE WHEN %s THEN %s::%s ELSE %s END AS %s FROM %s) %s),\n",
-						 StreamWindowEventClosed(window, ts, wm_old), wm_old,
-						 format_type_be(window->ts_type), ts, ts, STREAM_BATCH_CTE, partial);
-	}
-	else if (conditions != NIL)
-	{
-		appendStringInfo(&sql, "p_%u AS (SELECT * FROM (%s) p WHERE ", n, partial);
-		foreach(lc, conditions)
-			appendStringInfo(&sql, "%s%s", foreach_current_index(lc) > 0 ? " AND " : "",
-							 (char *) lfirst(lc));
-		appendStringInfoString(&sql, "),\n");
-	}
-	else
-		appendStringInfo(&sql, "p_%u AS (%s),\n", n, partial);
-
-	if (options->session_gap != NULL)
-		SessionMerge(&sql, &parts, shape, n, options->session_gap,
-					 CombineStates(shape, &fcontext, dpcontext));
-	else
-	{
-		appendStringInfo(&sql, "m_%u AS (SELECT %s%s", n, keys.data,
-						 CombineStates(shape, &fcontext, dpcontext));
-		appendStringInfo(&sql,
-						 " FROM (SELECT %s%s FROM p_%u p UNION ALL SELECT %s%s FROM ",
-						 keys.data, states.data, n, keys.data, states.data);
-		NamePart(&parts, &sql, "state");
-		appendStringInfo(&sql, " st WHERE EXISTS (SELECT 1 FROM p_%u p WHERE ", n);
-		KeysMatch(&sql, shape, StateKeys(shape, "p"), StateKeys(shape, "st"));
-		appendStringInfo(&sql, ")) u GROUP BY %s),\n", keys.data);
-	}
-
-	/*
-	 * The states; a window's revision counts how often it was emitted: once
-	 * when it closed, once more for every batch that changed it since.
-	 */
-	appendStringInfo(&sql, "w_%u AS (INSERT INTO ", n);
-	NamePart(&parts, &sql, "state");
-	if (!emitting)
-		appendStringInfo(&sql, " AS st SELECT %s%s FROM m_%u", keys.data, states.data, n);
-	else
-	{
-		appendStringInfo(&sql, " AS st (%s%s, stream_ext_rev) SELECT ", keys.data, states.data);
-		for (i = 1; i <= nkeys; i++)
-			appendStringInfo(&sql, "m.k%d, ", i);
-		for (i = 1; i <= list_length(shape->aggs); i++)
-			appendStringInfo(&sql, "m.s%d, ", i);
-		appendStringInfo(&sql,
-						 "COALESCE(o.stream_ext_rev, 0) + COALESCE(%s <= %s, false)::pg_catalog.int4"
-						 " FROM m_%u m LEFT JOIN ",
-						 StreamWindowEnd(window, psprintf("m.k%d", window->key)), wm_new, n);
-		NamePart(&parts, &sql, "state");
-		appendStringInfoString(&sql, " o ON ");
-		KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "o"));
-	}
-	appendStringInfo(&sql, " ON CONFLICT (%s) DO UPDATE SET ", keys.data);
-	for (i = 1; i <= list_length(shape->aggs); i++)
-		appendStringInfo(&sql, "%ss%d = EXCLUDED.s%d", i > 1 ? ", " : "", i, i);
-	if (emitting)
-		appendStringInfo(&sql, ", stream_ext_rev = EXCLUDED.stream_ext_rev RETURNING %s%s,"
-						 " stream_ext_rev, %s <= %s AS closed),\n",
-						 keys.data, options->output && options->emit_final ? states.data : "",
-						 StreamWindowEnd(window, psprintf("k%d", window->key)), wm_new);
-	else
-		appendStringInfoString(&sql, " RETURNING 1),\n");
-
-	/*
-	 * A sliding window has no result table: its read view combines the
-	 * steps.  Steps that ended before the window are deleted.
-	 */
-	if (options->sliding != NULL)
-	{
-		appendStringInfo(&sql, "r_%u AS (SELECT 1 FROM w_%u),\nd_%u AS (DELETE FROM ", n, n, n);
-		NamePart(&parts, &sql, "state");
-		appendStringInfo(&sql, " st WHERE st.k%d + %s <= pg_catalog.now() - %s RETURNING 1),\n",
-						 nkeys, options->step, options->sliding);
-	}
-	else
-	{
-		/* The result rows: the user's output, finalized from m. */
-		appendStringInfo(&sql, "r_%u AS (INSERT INTO ", n);
-		NamePart(&parts, &sql, "result");
-		appendStringInfoString(&sql, " AS r (");
-		i = 0;
-		foreach(lc, shape->query->targetList)
-		{
-			TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-			if (tle->resjunk)
-				continue;
-			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
-		}
-		appendStringInfo(&sql, ") %s", FinalSelect(shape, &fcontext, dpcontext, psprintf("m_%u", n), keys.data));
-		if (key_columns == NIL)
-			appendStringInfoString(&sql, " ON CONFLICT ((true))");
-		else
-		{
-			appendStringInfoString(&sql, " ON CONFLICT (");
-			i = 0;
-			foreach(lc, key_columns)
-				appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
-								 quote_identifier((char *) lfirst(lc)));
-			appendStringInfoChar(&sql, ')');
-		}
-		if (value_columns == NIL)
-			appendStringInfoString(&sql, " DO NOTHING");
-		else
-		{
-			appendStringInfoString(&sql, " DO UPDATE SET ");
-			i = 0;
-			foreach(lc, value_columns)
-			{
-				const char *col = quote_identifier((char *) lfirst(lc));
-
-				appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i++ > 0 ? ", " : "", col, col);
-			}
-		}
-		appendStringInfo(&sql, " RETURNING %s),\n",
-						 options->notify != NULL || emitting ? "r.*" : "1");
-
-		/*
-		 * Sessions merged into others: their stored states and result rows
-		 * go (the session they joined has an earlier start, written above).
-		 */
-		if (options->session_gap != NULL)
-		{
-			int			tk = list_length(shape->keys);
-
-			appendStringInfo(&sql, "x_%u AS (DELETE FROM ", n);
-			NamePart(&parts, &sql, "state");
-			appendStringInfo(&sql, " st USING c_%u c WHERE c.stored AND ", n);
-			KeysMatch(&sql, shape, StateKeys(shape, "st"), StateKeys(shape, "c"));
-			appendStringInfo(&sql, " AND NOT EXISTS (SELECT 1 FROM m_%u m WHERE ", n);
-			KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "c"));
-			appendStringInfoString(&sql, ") RETURNING ");
-			for (i = 1; i <= tk; i++)
-				appendStringInfo(&sql, "%sst.k%d", i > 1 ? ", " : "", i);
-			appendStringInfo(&sql, "),\nq_%u AS (DELETE FROM ", n);
-			NamePart(&parts, &sql, "result");
-			appendStringInfo(&sql, " r USING x_%u x WHERE ", n);
-			KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "x"));
-			appendStringInfoString(&sql, " RETURNING 1),\n");
-		}
-
-		if (emitting)
-		{
-			/*
-			 * Windows that close in this batch without having changed in it: to
-			 * revision 1.  The partial index on their key finds them.
-			 */
-			appendStringInfo(&sql, "v_%u AS (UPDATE ", n);
-			NamePart(&parts, &sql, "state");
-			appendStringInfo(&sql, " st SET stream_ext_rev = 1 WHERE st.stream_ext_rev = 0 AND %s AND NOT (%s)"
-							 " AND NOT EXISTS (SELECT 1 FROM m_%u m WHERE ",
-							 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_old),
-							 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), wm_new), n);
-			KeysMatch(&sql, shape, StateKeys(shape, "m"), StateKeys(shape, "st"));
-			appendStringInfo(&sql, ") RETURNING %s%s),\n", keys.data,
-							 options->output && options->emit_final ? states.data : "");
-
-			/* What closed: the result rows of those and of the changed closed ones. */
-			appendStringInfo(&sql, "e_%u AS (SELECT r.*, w.stream_ext_rev AS revision"
-							 " FROM r_%u r JOIN w_%u w ON ", n, n, n);
-			KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "w"));
-			appendStringInfoString(&sql, " WHERE w.closed UNION ALL SELECT r.*, 1 FROM ");
-			NamePart(&parts, &sql, "result");
-			appendStringInfo(&sql, " r JOIN v_%u v ON ", n);
-			KeysMatch(&sql, shape, ResultKeys(shape, "r"), StateKeys(shape, "v"));
-			appendStringInfoString(&sql, "),\n");
-
-			if (options->append_to != NULL)
-			{
-				appendStringInfo(&sql, "a_%u AS (INSERT INTO ", n);
-				NamePart(&parts, &sql, "append");
-				appendStringInfoString(&sql, " (");
-				foreach(lc, shape->query->targetList)
-				{
-					TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-					if (!tle->resjunk)
-						appendStringInfo(&sql, "%s, ", quote_identifier(tle->resname));
-				}
-				appendStringInfoString(&sql, "revision) SELECT ");
-				foreach(lc, shape->query->targetList)
-				{
-					TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-					if (!tle->resjunk)
-						appendStringInfo(&sql, "e.%s, ", quote_identifier(tle->resname));
-				}
-				appendStringInfo(&sql, "e.revision FROM e_%u e RETURNING 1),\n", n);
-			}
-		}
-
-		/*
-		 * The output stream: per group, the keys and each aggregate's state over
-		 * this batch's events alone (emit => 'changes'); or, for windows that
-		 * closed, their whole state when they close and the batch's state of
-		 * every later change (emit => 'final').  Either way the rows of a group
-		 * combine to its state over all its events.
-		 */
-		if (options->output)
-		{
-			appendStringInfo(&sql, "x_%u AS (INSERT INTO ", n);
-			NamePart(&parts, &sql, "output");
-			appendStringInfoString(&sql, " (");
-			i = 0;
-			foreach(lc, shape->query->targetList)
-			{
-				TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-				if (!tle->resjunk)
-					appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", quote_identifier(tle->resname));
-			}
-			appendStringInfoString(&sql, ") ");
-			if (!(emitting && options->emit_final))
-				appendStringInfo(&sql, "SELECT %s FROM p_%u d", OutputValues(shape, "d"), n);
-			else
-			{
-				appendStringInfo(&sql, "SELECT %s FROM w_%u d WHERE d.closed AND d.stream_ext_rev = 1"
-								 " UNION ALL SELECT %s FROM v_%u d"
-								 " UNION ALL SELECT %s FROM w_%u w JOIN p_%u d ON ",
-								 OutputValues(shape, "d"), n, OutputValues(shape, "d"), n,
-								 OutputValues(shape, "d"), n, n);
-				KeysMatch(&sql, shape, StateKeys(shape, "w"), StateKeys(shape, "d"));
-				appendStringInfoString(&sql, " WHERE w.closed AND w.stream_ext_rev > 1");
-			}
-			appendStringInfoString(&sql, " RETURNING 1),\n");
-		}
-	}
-
-	/*
-	 * Retention: windows that ended ttl or longer before the watermark the
-	 * batch started with (closed, and emitted, in earlier batches) go from
-	 * the result and state tables; the batch's events for them were
-	 * dropped above.
-	 */
-	if (window != NULL && options->ttl != NULL)
-	{
-		char	   *bound = psprintf("%s - %s", wm_old, options->ttl);
-		TargetEntry *wkey = list_nth(shape->keys, window->key - 1);
-
-		appendStringInfo(&sql, "tr_%u AS (DELETE FROM ", n);
-		NamePart(&parts, &sql, "result");
-		appendStringInfo(&sql, " r WHERE NOT (%s) RETURNING 1),\n",
-						 StreamWindowKeyAfter(window, psprintf("r.%s", quote_identifier(wkey->resname)), bound));
-		appendStringInfo(&sql, "ts_%u AS (DELETE FROM ", n);
-		NamePart(&parts, &sql, "state");
-		appendStringInfo(&sql, " st WHERE NOT (%s) RETURNING 1),\n",
-						 StreamWindowKeyAfter(window, psprintf("st.k%d", window->key), bound));
-	}
-
-	if (options->notify != NULL)
-		NotifyPart(&sql, n, options->notify,
-				   psprintf(options->emit_final ? "e_%u" : "r_%u", n), key_columns,
-				   options->emit_final);
-	else
-		appendStringInfo(&sql, "n_%u AS (SELECT false AS sent WHERE false),\n", n);
-
-	/*
-	 * What the batch did, one row: result rows written, notifications sent
-	 * and not sent, late events, windows emitted closed and corrected, the
-	 * largest event time and the watermark after it.
-	 */
-	appendStringInfo(&sql,
-					 "o_%u AS (SELECT (SELECT pg_catalog.count(*) FROM r_%u),"
-					 " (SELECT pg_catalog.count(*) FILTER (WHERE sent) FROM n_%u),"
-					 " (SELECT pg_catalog.count(*) FILTER (WHERE NOT sent) FROM n_%u), ",
-					 n, n, n, n);
-	if (window != NULL)
-		appendStringInfo(&sql, "(%s), ", StreamWindowLateEvents(window, wm_old));
-	else
-		appendStringInfoString(&sql, "0::pg_catalog.int8, ");
-	if (emitting)
-		appendStringInfo(&sql,
-						 "(SELECT pg_catalog.count(*) FILTER (WHERE revision = 1) FROM e_%u),"
-						 " (SELECT pg_catalog.count(*) FILTER (WHERE revision > 1) FROM e_%u), ",
-						 n, n);
-	else
-		appendStringInfoString(&sql, "0::pg_catalog.int8, 0::pg_catalog.int8, ");
-	if (window != NULL)
-		appendStringInfo(&sql, "(SELECT mx FROM t_%u), %s)", n, wm_new);
-	else
-		appendStringInfoString(&sql, "NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz)");
-
-	parts = lappend(parts, sql.data);
-	return parts;
-}
-
-/*
  * AnalyzeViewQuery parses and analyzes the query as the current user.
  */
 static ViewShape *
@@ -2482,10 +1646,11 @@ AnalyzeViewQuery(const char *query_string)
 }
 
 /*
- * Refuse raises the error for a construct a continuous view cannot have.
+ * StreamRefuse raises the error for a construct a continuous view or a
+ * transform cannot have.
  */
-static void
-Refuse(const char *construct, const char *hint)
+void
+StreamRefuse(const char *construct, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -2565,17 +1730,17 @@ CheckJoins(Node *node, int stream_rti)
 				break;
 			case JOIN_LEFT:
 				if (JoinTreeHasStream(join->rarg, stream_rti))
-					Refuse("a LEFT JOIN with the stream on its right",
+					StreamRefuse("a LEFT JOIN with the stream on its right",
 						   "Put the stream on the left: FROM stream LEFT JOIN lookup ON ...");
 				break;
 			case JOIN_RIGHT:
-				Refuse("RIGHT JOIN", "Write it as FROM stream LEFT JOIN lookup ON ...");
+				StreamRefuse("RIGHT JOIN", "Write it as FROM stream LEFT JOIN lookup ON ...");
 				break;
 			case JOIN_FULL:
-				Refuse("FULL JOIN", "Lookups keep every event: FROM stream LEFT JOIN lookup ON ...");
+				StreamRefuse("FULL JOIN", "Lookups keep every event: FROM stream LEFT JOIN lookup ON ...");
 				break;
 			default:
-				Refuse("this kind of join", NULL);
+				StreamRefuse("this kind of join", NULL);
 		}
 		CheckJoins(join->larg, stream_rti);
 		CheckJoins(join->rarg, stream_rti);
@@ -2606,12 +1771,12 @@ CheckFromItems(ViewShape *shape)
 		if (rte->rtekind == RTE_FUNCTION && IsHop(rte))
 			continue;
 		if (rte->rtekind != RTE_RELATION)
-			Refuse("this kind of FROM item",
+			StreamRefuse("this kind of FROM item",
 				   "Read from one stream, optionally joined with tables and with LATERAL stream_ext.hop().");
 		if (RelationIsStream(rte->relid))
 		{
 			if (shape->stream_rti != 0)
-				Refuse("a second stream", "A continuous view reads one stream.");
+				StreamRefuse("a second stream", "A continuous view reads one stream.");
 			shape->stream_rti = rti;
 			shape->stream = rte->relid;
 			continue;
@@ -2674,34 +1839,34 @@ CheckViewQuery(ViewShape *shape)
 
 	checking = "continuous view";
 	if (q->setOperations != NULL)
-		Refuse("UNION, INTERSECT or EXCEPT", NULL);
+		StreamRefuse("UNION, INTERSECT or EXCEPT", NULL);
 	if (q->cteList != NIL)
-		Refuse("WITH", "Write the query without common table expressions.");
+		StreamRefuse("WITH", "Write the query without common table expressions.");
 	if (q->hasWindowFuncs)
-		Refuse("a window function", "Group the events with GROUP BY; a window function needs all rows at once.");
+		StreamRefuse("a window function", "Group the events with GROUP BY; a window function needs all rows at once.");
 	if (q->limitCount != NULL || q->limitOffset != NULL)
-		Refuse("LIMIT or OFFSET", "Apply it when reading the result table.");
+		StreamRefuse("LIMIT or OFFSET", "Apply it when reading the result table.");
 	if (q->sortClause != NIL)
-		Refuse("ORDER BY", "Sort when reading the result table.");
+		StreamRefuse("ORDER BY", "Sort when reading the result table.");
 	if (q->distinctClause != NIL)
-		Refuse("DISTINCT", NULL);
+		StreamRefuse("DISTINCT", NULL);
 	if (q->havingQual != NULL)
-		Refuse("HAVING", "Filter when reading the result table.");
+		StreamRefuse("HAVING", "Filter when reading the result table.");
 	if (q->groupingSets != NIL)
-		Refuse("GROUPING SETS, ROLLUP or CUBE", "Create one continuous view per grouping.");
+		StreamRefuse("GROUPING SETS, ROLLUP or CUBE", "Create one continuous view per grouping.");
 	if (q->hasTargetSRFs)
-		Refuse("a set-returning function in the select list", NULL);
+		StreamRefuse("a set-returning function in the select list", NULL);
 	if (q->hasSubLinks)
-		Refuse("a subquery", NULL);
+		StreamRefuse("a subquery", NULL);
 	if (q->rowMarks != NIL)
-		Refuse("FOR UPDATE or FOR SHARE", NULL);
+		StreamRefuse("FOR UPDATE or FOR SHARE", NULL);
 	if (!q->hasAggs)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a continuous view must aggregate"),
 				 errhint("Use count(*), sum(), avg() or another aggregate with GROUP BY; stream_ext.create_transform() takes a query without aggregates.")));
 	if (contain_volatile_functions((Node *) q))
-		Refuse("a volatile function such as random() or clock_timestamp()",
+		StreamRefuse("a volatile function such as random() or clock_timestamp()",
 			   "A view's result must not depend on when its events are processed.");
 
 	CheckFromItems(shape);
@@ -2752,7 +1917,7 @@ CheckViewQuery(ViewShape *shape)
 		if (!IsA(node, Aggref) || list_member(shape->aggs, node))
 			continue;
 		if (((Aggref *) node)->agglevelsup != 0)
-			Refuse("an outer-level aggregate", NULL);
+			StreamRefuse("an outer-level aggregate", NULL);
 		shape->state_types = lappend_oid(shape->state_types,
 										 StreamAggregateStateType((Aggref *) node));
 		shape->aggs = lappend(shape->aggs, node);
@@ -2760,442 +1925,23 @@ CheckViewQuery(ViewShape *shape)
 }
 
 /*
- * StreamColumnsWalker collects the attribute numbers of the stream's
- * columns that the query reads.
+ * CheckReservedNames refuses output columns named like the columns
+ * stream_ext adds to a view's table.
  */
-typedef struct StreamColumnsContext
-{
-	int			stream_rti;
-	int			sublevels_up;
-	Bitmapset  *attnos;
-} StreamColumnsContext;
-
-static bool
-StreamColumnsWalker(Node *node, StreamColumnsContext *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Var))
-	{
-		Var		   *var = (Var *) node;
-
-		if (var->varno == context->stream_rti &&
-			var->varlevelsup == context->sublevels_up)
-		{
-			if (var->varattno == InvalidAttrNumber)
-				Refuse("a whole-row reference to the stream",
-					   "Name the columns the view needs.");
-			if (var->varattno < 0)
-				Refuse("a system column of the stream", NULL);
-			context->attnos = bms_add_member(context->attnos, var->varattno);
-		}
-		return false;
-	}
-	if (IsA(node, Query))
-	{
-		bool		result;
-
-		context->sublevels_up++;
-		result = query_tree_walker((Query *) node, StreamColumnsWalker,
-								   (void *) context, 0);
-		context->sublevels_up--;
-		return result;
-	}
-	return expression_tree_walker(node, StreamColumnsWalker, (void *) context);
-}
-
-/*
- * PartialQuery returns the user's query over the batch, with the grouping
- * keys k1..kn and the aggregates' states s1..sm as output.
- *
- * The stream is replaced by the batch's common table expression,
- * stream_ext_batch, which BatchStatement's caller defines once for all
- * the views of a stream (StreamBatchStatement): its columns are the
- * stream's columns that the query reads, in attribute order.
- */
-static char *
-PartialQuery(ViewShape *shape)
-{
-	Query	   *pq = copyObject(shape->query);
-	List	   *tlist = NIL;
-	ListCell   *lc;
-	int			resno = 1;
-	Oid			partial_oid = StreamExtFunction("partial", 2, (Oid[]) {ANYOID, ANYELEMENTOID});
-	int			i = 0;
-
-	if (shape->keys == NIL)
-	{
-		tlist = lappend(tlist, makeTargetEntry((Expr *) makeBoolConst(true, false),
-											   resno++, "k1", false));
-	}
-	foreach(lc, shape->keys)
-	{
-		TargetEntry *key = copyObject(lfirst_node(TargetEntry, lc));
-
-		key->resno = resno;
-		key->resname = psprintf("k%d", resno);
-		key->resjunk = false;	/* a sliding window's step is not an output */
-		resno++;
-		tlist = lappend(tlist, key);
-	}
-	foreach(lc, shape->aggs)
-	{
-		Oid			state_type = list_nth_oid(shape->state_types, i++);
-		FuncExpr   *marker;
-
-		marker = makeFuncExpr(partial_oid, state_type,
-							  list_make2(copyObject(lfirst(lc)),
-										 makeNullConst(state_type, -1, InvalidOid)),
-							  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		tlist = lappend(tlist, makeTargetEntry((Expr *) marker, resno++,
-											   psprintf("s%d", i), false));
-	}
-	pq->targetList = tlist;
-	return BatchQuery(shape, pq);
-}
-
-/*
- * BatchQuery deparses pq, a query over the view's stream, as a query over
- * the batch (the CTE stream_ext_batch) instead; the stream columns it
- * reads are appended to shape->columns, in the order of the CTE's.
- */
-static char *
-BatchQuery(ViewShape *shape, Query *pq)
+static void
+CheckReservedNames(ViewShape *shape)
 {
 	ListCell   *lc;
-	RangeTblEntry *stream_rte = rt_fetch(shape->stream_rti, pq->rtable);
-	RangeTblEntry *batch_rte = makeNode(RangeTblEntry);
-	StreamColumnsContext ccontext = {shape->stream_rti, 0, NULL};
-	AttrMap    *attno_map;
-	List	   *colnames = NIL;
-	bool		found_whole_row;
-	int			attno = -1;
-	int			i = 0;
 
-	/* The stream's columns the query reads, renumbered in the batch. */
-	(void) query_tree_walker(pq, StreamColumnsWalker, (void *) &ccontext, 0);
-	attno_map = make_attrmap(Max(bms_prev_member(ccontext.attnos, -1), 1));
-	i = 0;
-	while ((attno = bms_next_member(ccontext.attnos, attno)) >= 0)
-	{
-		char	   *name = get_attname(shape->stream, attno, false);
-
-		attno_map->attnums[attno - 1] = ++i;
-		colnames = lappend(colnames, makeString(name));
-		shape->columns = lappend(shape->columns, name);
-	}
-	pq = (Query *) map_variable_attnos((Node *) pq, shape->stream_rti, 0,
-									   attno_map, InvalidOid, &found_whole_row);
-	Assert(!found_whole_row);
-
-	batch_rte->rtekind = RTE_CTE;
-	batch_rte->ctename = STREAM_BATCH_CTE;
-	batch_rte->ctelevelsup = 0;
-	batch_rte->alias = makeAlias(stream_rte->eref->aliasname, NIL);
-	batch_rte->eref = makeAlias(stream_rte->eref->aliasname, colnames);
-	batch_rte->inh = false;
-	batch_rte->inFromCl = stream_rte->inFromCl;
-	foreach(lc, colnames)
-	{
-		AttrNumber	a = get_attnum(shape->stream, strVal(lfirst(lc)));
-		Oid			type;
-		int32		typmod;
-		Oid			collation;
-
-		get_atttypetypmodcoll(shape->stream, a, &type, &typmod, &collation);
-		batch_rte->coltypes = lappend_oid(batch_rte->coltypes, type);
-		batch_rte->coltypmods = lappend_int(batch_rte->coltypmods, typmod);
-		batch_rte->colcollations = lappend_oid(batch_rte->colcollations, collation);
-	}
-	list_nth_cell(pq->rtable, shape->stream_rti - 1)->ptr_value = batch_rte;
-
-	return pg_get_querydef(pq, false);
-}
-
-/*
- * FinalMutator rewrites an output expression of the user's query over the
- * state table's columns: a grouping key becomes k<j>, an aggregate call
- * agg(x) becomes agg(NULL) FILTER (WHERE stream_ext.carry(s<i>)), which
- * partial.c turns into the combination of the states in s<i>.
- */
-static Node *
-FinalMutator(Node *node, FinalContext *context)
-{
-	ViewShape  *shape = context->shape;
-	ListCell   *lc;
-	int			j = 0;
-	int			nkeys = Max(list_length(shape->keys), 1);
-
-	if (node == NULL)
-		return NULL;
-
-	foreach(lc, shape->keys)
-	{
-		Expr	   *key = lfirst_node(TargetEntry, lc)->expr;
-
-		j++;
-		if (equal(node, key))
-			return (Node *) makeVar(1, j, exprType((Node *) key),
-									exprTypmod((Node *) key),
-									exprCollation((Node *) key), 0);
-	}
-
-	if (IsA(node, Aggref))
-	{
-		Aggref	   *aggref = copyObject((Aggref *) node);
-		int			i = 0;
-		List	   *args = NIL;
-
-		foreach(lc, shape->aggs)
-		{
-			if (equal(lfirst(lc), node))
-				break;
-			i++;
-		}
-		if (i >= list_length(shape->aggs))
-			elog(ERROR, "aggregate call not found among the view's aggregates");
-
-		foreach(lc, aggref->args)
-		{
-			TargetEntry *arg = copyObject(lfirst_node(TargetEntry, lc));
-
-			arg->expr = (Expr *) makeNullConst(exprType((Node *) arg->expr),
-											   exprTypmod((Node *) arg->expr),
-											   exprCollation((Node *) arg->expr));
-			args = lappend(args, arg);
-		}
-		aggref->args = args;
-		aggref->aggfilter = (Expr *)
-			makeFuncExpr(context->carry_oid, BOOLOID,
-						 list_make1(makeVar(1, nkeys + i + 1,
-											list_nth_oid(shape->state_types, i),
-											-1, InvalidOid, 0)),
-						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		return (Node *) aggref;
-	}
-	return expression_tree_mutator(node, FinalMutator, (void *) context);
-}
-
-/*
- * ColumnType returns the type of an expression as SQL, with its typmod
- * and collation.
- */
-static char *
-ColumnType(Node *expr)
-{
-	Oid			type = exprType(expr);
-	Oid			collation = exprCollation(expr);
-	char	   *sql = format_type_with_typemod(type, exprTypmod(expr));
-
-	if (OidIsValid(collation) && collation != get_typcollation(type))
-		sql = psprintf("%s COLLATE %s", sql, generate_collation_name(collation));
-	return sql;
-}
-
-/*
- * StateTableDDL creates the state table: keys k1..kn, states s1..sm.
- */
-static char *
-StateTableDDL(ViewShape *shape, const char *state_table, bool emitting)
-{
-	StringInfoData sql;
-	ListCell   *lc;
-	int			i = 0;
-	int			nkeys = Max(list_length(shape->keys), 1);
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TABLE %s (", state_table);
-	if (shape->keys == NIL)
-		appendStringInfoString(&sql, "k1 boolean");
-	foreach(lc, shape->keys)
-	{
-		TargetEntry *key = lfirst_node(TargetEntry, lc);
-
-		i++;
-		appendStringInfo(&sql, "%sk%d %s", i > 1 ? ", " : "", i,
-						 ColumnType((Node *) key->expr));
-	}
-	i = 0;
-	foreach(lc, shape->state_types)
-		appendStringInfo(&sql, ", s%d %s", ++i, format_type_be(lfirst_oid(lc)));
-	if (emitting)
-		appendStringInfoString(&sql, ", stream_ext_rev integer NOT NULL DEFAULT 0");
-	appendStringInfoString(&sql, ", UNIQUE NULLS NOT DISTINCT (");
-	for (i = 1; i <= nkeys; i++)
-		appendStringInfo(&sql, "%sk%d", i > 1 ? ", " : "", i);
-	appendStringInfoString(&sql, "))");
-
-	/* The windows not emitted yet, by their key (BatchStatement, v_n). */
-	if (emitting)
-		appendStringInfo(&sql, "; CREATE INDEX ON %s (k%d) WHERE stream_ext_rev = 0",
-						 state_table, shape->window->key);
-	return sql.data;
-}
-
-/*
- * KeyIsNotNull tells whether a grouping key can never be null: a constant,
- * a NOT NULL column of the stream (never on the nullable side of a join,
- * see CheckViewQuery), or a strict function or operator of such keys.
- */
-static bool
-KeyIsNotNull(Node *expr, ViewShape *shape)
-{
-	ListCell   *lc;
-	List	   *args;
-
-	if (expr == NULL)
-		return false;
-	switch (nodeTag(expr))
-	{
-		case T_Const:
-			return !((Const *) expr)->constisnull;
-		case T_Var:
-			{
-				Var		   *var = (Var *) expr;
-				HeapTuple	tuple;
-				bool		notnull;
-
-				if (var->varno != shape->stream_rti || var->varlevelsup != 0 ||
-					var->varattno <= 0)
-					return false;
-				tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(shape->stream),
-										Int16GetDatum(var->varattno));
-				if (!HeapTupleIsValid(tuple))
-					return false;
-				notnull = ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
-				ReleaseSysCache(tuple);
-				return notnull;
-			}
-		case T_RelabelType:
-			return KeyIsNotNull((Node *) ((RelabelType *) expr)->arg, shape);
-		case T_FuncExpr:
-			if (!func_strict(((FuncExpr *) expr)->funcid))
-				return false;
-			args = ((FuncExpr *) expr)->args;
-			break;
-		case T_OpExpr:
-			if (!func_strict(get_opcode(((OpExpr *) expr)->opno)))
-				return false;
-			args = ((OpExpr *) expr)->args;
-			break;
-		default:
-			return false;
-	}
-	foreach(lc, args)
-	{
-		if (!KeyIsNotNull(lfirst(lc), shape))
-			return false;
-	}
-	return true;
-}
-
-/*
- * ResultTableDDL creates the result table: the query's output columns,
- * keyed by the grouping columns (on nothing: one row) -- a primary key
- * when no grouping key can be null, else a unique constraint NULLS NOT
- * DISTINCT.
- */
-static char *
-ResultTableDDL(ViewShape *shape, const char *result_table,
-			   List **key_columns, List **value_columns)
-{
-	StringInfoData sql;
-	ListCell   *lc;
-	int			i = 0;
-
-	bool		primary_key = shape->keys != NIL;
-
-	foreach(lc, shape->keys)
-		primary_key &= KeyIsNotNull((Node *) lfirst_node(TargetEntry, lc)->expr, shape);
-
-	*key_columns = NIL;
-	*value_columns = NIL;
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TABLE %s (", result_table);
 	foreach(lc, shape->query->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
 
-		if (tle->resjunk)
-			continue;
-		appendStringInfo(&sql, "%s%s %s", i++ > 0 ? ", " : "",
-						 quote_identifier(tle->resname), ColumnType((Node *) tle->expr));
-		if (list_member_ptr(shape->keys, tle))
-			*key_columns = lappend(*key_columns, tle->resname);
-		else
-			*value_columns = lappend(*value_columns, tle->resname);
+		if (!tle->resjunk && strncmp(tle->resname, "stream_ext_", strlen("stream_ext_")) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_RESERVED_NAME),
+					 errmsg("output column name \"%s\" is reserved", tle->resname),
+					 errdetail("Columns whose names begin with stream_ext_ are those stream_ext adds to a continuous view's table."),
+					 errhint("Rename the column with AS.")));
 	}
-	if (*key_columns != NIL)
-	{
-		appendStringInfoString(&sql, primary_key ? ", PRIMARY KEY (" : ", UNIQUE NULLS NOT DISTINCT (");
-		i = 0;
-		foreach(lc, *key_columns)
-			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
-							 quote_identifier((char *) lfirst(lc)));
-		appendStringInfoString(&sql, "))");
-	}
-	else
-		appendStringInfo(&sql, "); CREATE UNIQUE INDEX ON %s ((true))", result_table);
-	return sql.data;
-}
-
-/*
- * StreamExtFunction returns the OID of one of stream_ext's functions.
- */
-static Oid
-StreamExtFunction(const char *name, int nargs, Oid *argtypes)
-{
-	return LookupFuncName(list_make2(makeString("stream_ext"), makeString(pstrdup(name))),
-						  nargs, argtypes, false);
-}
-
-/*
- * StreamBatchStatement returns the statement that applies one batch of a
- * stream to a group of its views, given each view's part number and
- * batch fragment (BatchStatement) and the stream columns they read.
- *
- * The batch, stream_ext_batch, holds the events that $1 (the views'
- * common progress) has not seen and $2 (the end of the batch) sees; the
- * statement reads it once for all the views and returns the number of
- * events in it, then for each view the VIEW_BATCH_COLUMNS columns of its
- * o_n (see BatchStatement).
- */
-char *
-StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments)
-{
-	StringInfoData sql;
-	ListCell   *lc;
-	ListCell   *lc2;
-	int			i = 0;
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH %s AS (SELECT ", STREAM_BATCH_CTE);
-	foreach(lc, columns)
-	{
-		bool		duplicate = false;
-
-		foreach(lc2, columns)
-		{
-			if (lc2 == lc)
-				break;
-			duplicate |= strcmp(lfirst(lc2), lfirst(lc)) == 0;
-		}
-		if (!duplicate)
-			appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "",
-							 quote_identifier(lfirst(lc)));
-	}
-	appendStringInfo(&sql,
-					 " FROM %s WHERE NOT stream_ext.seen(%s, $1)"
-					 " AND stream_ext.seen(%s, $2))",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream)),
-												get_rel_name(stream)),
-					 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
-	foreach(lc, fragments)
-		appendStringInfo(&sql, ",\n%s", (char *) lfirst(lc));
-	appendStringInfo(&sql, "\nSELECT (SELECT pg_catalog.count(*) FROM %s), *",
-					 STREAM_BATCH_CTE);
-	foreach(lc, parts)
-		appendStringInfo(&sql, "%s o_%u", foreach_current_index(lc) == 0 ? " FROM" : ",",
-						 (uint32) lfirst_int(lc));
-	return sql.data;
 }

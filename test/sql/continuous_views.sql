@@ -100,18 +100,18 @@ SELECT stream_ext.flush();
 SELECT (SELECT count(*) FROM (
             SELECT sensor_id, stream_ext.tumble(ts, '5 minutes'), count(*), sum(temp)
               FROM sensor_events WHERE ts >= '2026-01-02' GROUP BY 1, 2
-            EXCEPT ALL SELECT * FROM tumbling) x) AS tumbling_missing,
+            EXCEPT ALL SELECT sensor_id, window_start, n, total FROM tumbling) x) AS tumbling_missing,
        (SELECT count(*) FROM (
-            SELECT * FROM tumbling
+            SELECT sensor_id, window_start, n, total FROM tumbling
             EXCEPT ALL SELECT sensor_id, stream_ext.tumble(ts, '5 minutes'), count(*), sum(temp)
               FROM sensor_events WHERE ts >= '2026-01-02' GROUP BY 1, 2) x) AS tumbling_extra,
        (SELECT count(*) FROM (
             SELECT sensor_id, w.window_start, w.window_end, count(*), max(temp)
               FROM sensor_events, LATERAL stream_ext.hop(ts, '10 minutes', '3 minutes') w
              WHERE ts >= '2026-01-02' GROUP BY 1, 2, 3
-            EXCEPT ALL SELECT * FROM hopping) x) AS hopping_missing,
+            EXCEPT ALL SELECT sensor_id, window_start, window_end, n, hi FROM hopping) x) AS hopping_missing,
        (SELECT count(*) FROM (
-            SELECT * FROM hopping
+            SELECT sensor_id, window_start, window_end, n, hi FROM hopping
             EXCEPT ALL SELECT sensor_id, w.window_start, w.window_end, count(*), max(temp)
               FROM sensor_events, LATERAL stream_ext.hop(ts, '10 minutes', '3 minutes') w
              WHERE ts >= '2026-01-02' GROUP BY 1, 2, 3) x) AS hopping_extra;

@@ -137,8 +137,8 @@ INSERT INTO ev SELECT i % 3, i, '2026-01-01'::timestamptz + i * interval '7 s' F
 INSERT INTO ev_all SELECT i % 3, i, '2026-01-01'::timestamptz + i * interval '7 s' FROM generate_series(1, 300) i;
 SELECT stream_ext.flush();
 SELECT (SELECT count(*) FROM (SELECT k, stream_ext.tumble(ts, '1 minute'), count(*), sum(v) FROM ev_all GROUP BY 1, 2
-                              EXCEPT ALL SELECT * FROM steady) x) AS missing,
-       (SELECT count(*) FROM (SELECT * FROM steady EXCEPT ALL
+                              EXCEPT ALL SELECT k, minute, n, total FROM steady) x) AS missing,
+       (SELECT count(*) FROM (SELECT k, minute, n, total FROM steady EXCEPT ALL
                               SELECT k, stream_ext.tumble(ts, '1 minute'), count(*), sum(v) FROM ev_all GROUP BY 1, 2) x) AS extra;
 SELECT state FROM stream_ext.continuous_views ORDER BY name::text;
 

@@ -24,13 +24,13 @@ SELECT stream_ext._view_sql($$
            count(*) FILTER (WHERE temp > 50) AS hot
       FROM sensor_events WHERE temp IS DISTINCT FROM -1
      GROUP BY sensor_id, minute$$,
-    'public.temp_per_minute', 'stream_ext.temp_per_minute_state') AS batch \gset
+    'public.temp_per_minute') AS batch \gset
 PREPARE minute_batch(pg_snapshot, pg_snapshot) AS :batch;
 
 SELECT stream_ext._view_sql($$
     SELECT count(*) AS events, sum(sensor_id) AS sensor_sum, max(ts) AS last_ts
       FROM sensor_events$$,
-    'public.totals', 'stream_ext.totals_state') AS batch \gset
+    'public.totals') AS batch \gset
 PREPARE totals_batch(pg_snapshot, pg_snapshot) AS :batch;
 
 \d temp_per_minute
@@ -117,7 +117,7 @@ CREATE TABLE plain_table (a int);
 CREATE FUNCTION try_view(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text; msg text; hnt text;
 BEGIN
-    PERFORM stream_ext._view_sql(q, 'public.refused', 'stream_ext.refused_state');
+    PERFORM stream_ext._view_sql(q, 'public.refused');
     RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hnt = PG_EXCEPTION_HINT;
@@ -149,9 +149,9 @@ SELECT q, try_view(q) FROM (VALUES
     ('SELECT count(*) FROM sensor_events WITH (nonsense')
 ) v(q);
 -- A refused view leaves no table behind.
-SELECT count(*) FROM pg_class WHERE relname IN ('refused', 'refused_state');
+SELECT count(*) FROM pg_class WHERE relname = 'refused';
 
 DROP FUNCTION try_view(text), run_batch(pg_snapshot), differences();
 DROP VIEW oracle_minute, oracle_totals;
-DROP TABLE temp_per_minute, totals, stream_ext.temp_per_minute_state, stream_ext.totals_state, plain_table;
+DROP TABLE temp_per_minute, totals, plain_table;
 SELECT stream_ext.drop_stream('sensor_events');

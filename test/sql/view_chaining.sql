@@ -51,7 +51,7 @@ LANGUAGE sql AS $$
            (SELECT count(*) FROM (SELECT sensor, hour, n, total, mean, lo, hi, amount,
                                          round(spread, 10) FROM per_hour EXCEPT ALL
                                   SELECT * FROM hour_oracle) x),
-           (SELECT count(*) FROM (SELECT * FROM sensor_oracle EXCEPT ALL SELECT * FROM per_sensor) x) $$;
+           (SELECT count(*) FROM (SELECT * FROM sensor_oracle EXCEPT ALL SELECT sensor, n, mean, amount FROM per_sensor) x) $$;
 
 -- Several batches, updates of the same minutes, out-of-order events, a
 -- rollback and a rolled-back savepoint: one flush() covers the chain.

@@ -74,39 +74,39 @@ SELECT view, watermark < now() AS watermark_not_moved FROM stream_ext.stats
 -- update: the result table is the query over every event.
 SELECT (SELECT count(*) FROM (
           SELECT page, stream_ext.tumble(ts, '1 minute'), count(*), sum(v) FROM clicks GROUP BY 1, 2
-          EXCEPT ALL SELECT * FROM upd) x) AS upd_missing,
+          EXCEPT ALL SELECT page, minute, n, total FROM upd) x) AS upd_missing,
        (SELECT count(*) FROM (
-          SELECT * FROM upd EXCEPT ALL
+          SELECT page, minute, n, total FROM upd EXCEPT ALL
           SELECT page, stream_ext.tumble(ts, '1 minute'), count(*), sum(v) FROM clicks GROUP BY 1, 2) x) AS upd_extra;
 -- drop: over the events that were not late.
 SELECT (SELECT count(*) FROM (
           SELECT page, stream_ext.tumble(ts, '1 minute'), count(*), sum(v) FROM clicks WHERE NOT late GROUP BY 1, 2
-          EXCEPT ALL SELECT * FROM dropped) x) AS dropped_missing,
+          EXCEPT ALL SELECT page, minute, n, total FROM dropped) x) AS dropped_missing,
        (SELECT count(*) FROM (
-          SELECT * FROM dropped EXCEPT ALL
+          SELECT page, minute, n, total FROM dropped EXCEPT ALL
           SELECT page, stream_ext.tumble(ts, '1 minute'), count(*), sum(v) FROM clicks WHERE NOT late GROUP BY 1, 2) x) AS dropped_extra;
 -- adjust: over the events, late ones moved to the watermark.
 SELECT (SELECT count(*) FROM (
           SELECT page, stream_ext.tumble(coalesce(adjust_to, ts), '1 minute'), count(*), sum(v) FROM clicks GROUP BY 1, 2
-          EXCEPT ALL SELECT * FROM adjusted) x) AS adjusted_missing,
+          EXCEPT ALL SELECT page, minute, n, total FROM adjusted) x) AS adjusted_missing,
        (SELECT count(*) FROM (
-          SELECT * FROM adjusted EXCEPT ALL
+          SELECT page, minute, n, total FROM adjusted EXCEPT ALL
           SELECT page, stream_ext.tumble(coalesce(adjust_to, ts), '1 minute'), count(*), sum(v) FROM clicks GROUP BY 1, 2) x) AS adjusted_extra;
 -- hopping, update: every window of every event.
 SELECT (SELECT count(*) FROM (
           SELECT page, w.window_start, count(*), sum(v) FROM clicks, LATERAL stream_ext.hop(ts, '2 minutes', '1 minute') w GROUP BY 1, 2
-          EXCEPT ALL SELECT * FROM hopping) x) AS hopping_missing,
+          EXCEPT ALL SELECT page, window_start, n, total FROM hopping) x) AS hopping_missing,
        (SELECT count(*) FROM (
-          SELECT * FROM hopping EXCEPT ALL
+          SELECT page, window_start, n, total FROM hopping EXCEPT ALL
           SELECT page, w.window_start, count(*), sum(v) FROM clicks, LATERAL stream_ext.hop(ts, '2 minutes', '1 minute') w GROUP BY 1, 2) x) AS hopping_extra;
 -- hopping, drop: an event's part in each window closed before its batch
 -- is dropped.
 SELECT (SELECT count(*) FROM (
           SELECT page, w.window_end, count(*) FROM clicks, LATERAL stream_ext.hop(ts, '2 minutes', '1 minute') w
            WHERE hop_wm IS NULL OR w.window_end > hop_wm GROUP BY 1, 2
-          EXCEPT ALL SELECT * FROM hop_dropped) x) AS hop_dropped_missing,
+          EXCEPT ALL SELECT page, window_end, n FROM hop_dropped) x) AS hop_dropped_missing,
        (SELECT count(*) FROM (
-          SELECT * FROM hop_dropped EXCEPT ALL
+          SELECT page, window_end, n FROM hop_dropped EXCEPT ALL
           SELECT page, w.window_end, count(*) FROM clicks, LATERAL stream_ext.hop(ts, '2 minutes', '1 minute') w
            WHERE hop_wm IS NULL OR w.window_end > hop_wm GROUP BY 1, 2) x) AS hop_dropped_extra;
 

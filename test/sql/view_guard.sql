@@ -1,6 +1,6 @@
 --
 -- A continuous view is its result table: only the worker's batches write
--- it (and its state table).  Every write by a user -- owner, a role with
+-- it (and the table of a sliding window's steps).  Every write by a user -- owner, a role with
 -- INSERT granted, a superuser -- is refused with an errcode and a hint,
 -- and the view stays equal to its query over the events.  Grants on the
 -- result table are the owner's to give.
@@ -38,7 +38,9 @@ SELECT stream_ext.create_continuous_view('guard.per_page',
     'SELECT page, count(*) AS n, sum(ms) AS total FROM guard.hits GROUP BY page');
 INSERT INTO guard.hits (page, ms) SELECT g % 5, g FROM generate_series(1, 500) g;
 SELECT stream_ext.flush();
-SELECT state_table AS state FROM stream_ext.continuous_view WHERE result = 'guard.per_page'::regclass \gset
+SELECT stream_ext.create_continuous_view('guard.recent',
+    'SELECT page, count(*) AS n FROM guard.hits GROUP BY page', sliding => '1 day');
+SELECT state_table AS state FROM stream_ext.continuous_view WHERE result = 'guard.recent'::regclass \gset
 
 CREATE FUNCTION guard.differences() RETURNS bigint LANGUAGE sql AS $$
     SELECT (SELECT count(*) FROM (SELECT * FROM guard.per_page EXCEPT ALL
@@ -56,9 +58,10 @@ SELECT guard.try('DELETE FROM guard.per_page');
 SELECT guard.try('TRUNCATE guard.per_page');
 SELECT guard.try('MERGE INTO guard.per_page p USING (VALUES (1)) v(page) ON p.page = v.page
                   WHEN MATCHED THEN UPDATE SET n = 0');
--- Nor its state.
+-- Nor the steps of a sliding window.
 SELECT regexp_replace(guard.try(format('DELETE FROM %s', :'state')), '_[0-9]+_', '_N_', 'g');
 SELECT regexp_replace(guard.try(format('UPDATE %s SET k1 = 0', :'state')), '_[0-9]+_', '_N_', 'g');
+SELECT stream_ext.drop_continuous_view('guard.recent');
 
 -- A role the owner granted INSERT and UPDATE cannot either; reading is
 -- the owner's to grant.

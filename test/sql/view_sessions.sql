@@ -43,14 +43,14 @@ CREATE FUNCTION sessions_diff() RETURNS TABLE (view text, missing bigint, extra 
          gi AS (SELECT *, sum(brk) OVER (ORDER BY ts) AS island FROM g),
          go AS (SELECT count(*) AS clicks, avg(ms) AS mean_ms, min(ts) AS session_start,
                        max(ts) AS session_end FROM gi GROUP BY island)
-    SELECT 'user_sessions', (SELECT count(*) FROM (SELECT * FROM uo EXCEPT ALL SELECT * FROM user_sessions) x),
-           (SELECT count(*) FROM (SELECT * FROM user_sessions EXCEPT ALL SELECT * FROM uo) x)
+    SELECT 'user_sessions', (SELECT count(*) FROM (SELECT * FROM uo EXCEPT ALL SELECT user_id, clicks, total_ms, last_page, session_start, session_end FROM user_sessions) x),
+           (SELECT count(*) FROM (SELECT user_id, clicks, total_ms, last_page, session_start, session_end FROM user_sessions EXCEPT ALL SELECT * FROM uo) x)
     UNION ALL
-    SELECT 'site_sessions', (SELECT count(*) FROM (SELECT * FROM so EXCEPT ALL SELECT * FROM site_sessions) x),
-           (SELECT count(*) FROM (SELECT * FROM site_sessions EXCEPT ALL SELECT * FROM so) x)
+    SELECT 'site_sessions', (SELECT count(*) FROM (SELECT * FROM so EXCEPT ALL SELECT site, clicks, session_start, session_end FROM site_sessions) x),
+           (SELECT count(*) FROM (SELECT site, clicks, session_start, session_end FROM site_sessions EXCEPT ALL SELECT * FROM so) x)
     UNION ALL
-    SELECT 'busy_periods', (SELECT count(*) FROM (SELECT * FROM go EXCEPT ALL SELECT * FROM busy_periods) x),
-           (SELECT count(*) FROM (SELECT * FROM busy_periods EXCEPT ALL SELECT * FROM go) x) $$;
+    SELECT 'busy_periods', (SELECT count(*) FROM (SELECT * FROM go EXCEPT ALL SELECT clicks, mean_ms, session_start, session_end FROM busy_periods) x),
+           (SELECT count(*) FROM (SELECT clicks, mean_ms, session_start, session_end FROM busy_periods EXCEPT ALL SELECT * FROM go) x) $$;
 
 -- Events in a scrambled order: batch r holds the events i with
 -- i % 7 = r of 700 events spread over about five hours, so every batch

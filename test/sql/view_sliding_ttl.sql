@@ -126,9 +126,9 @@ LANGUAGE sql AS $$
                 WHERE view = 'per_minute'::regclass),
          o AS (SELECT k, stream_ext.tumble(ts, '1 minute') AS minute, count(*) AS n, sum(v) AS total
                  FROM ev_all WHERE NOT dropped GROUP BY 1, 2)
-    SELECT (SELECT count(*) FROM (SELECT * FROM per_minute EXCEPT ALL SELECT * FROM o) x),
+    SELECT (SELECT count(*) FROM (SELECT k, minute, n, total FROM per_minute EXCEPT ALL SELECT * FROM o) x),
            (SELECT count(*) FROM (SELECT * FROM o WHERE minute + interval '1 minute' > (SELECT bound FROM b)
-                                  EXCEPT ALL SELECT * FROM per_minute) x),
+                                  EXCEPT ALL SELECT k, minute, n, total FROM per_minute) x),
            (SELECT count(*) FROM per_minute WHERE minute + interval '1 minute' <= (SELECT bound FROM b)) $$;
 -- One more batch that moves nothing: an event at the latest time.
 CREATE FUNCTION nudge() RETURNS void LANGUAGE sql AS $$

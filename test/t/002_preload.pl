@@ -63,7 +63,7 @@ $node->restart;
 $node->safe_psql('postgres', 'CREATE EXTENSION stream_ext');
 is( $node->safe_psql('postgres',
 		"SELECT extname || ' ' || extversion || ' ' || extnamespace::regnamespace FROM pg_extension WHERE extname = 'stream_ext'"),
-	'stream_ext 0.1.0 stream_ext', 'CREATE EXTENSION works once the library is preloaded');
+	'stream_ext 0.2.0 stream_ext', 'CREATE EXTENSION works once the library is preloaded');
 is($node->safe_psql('postgres', 'SHOW stream_ext.restoring'),
 	'off', "the library's settings are defined");
 ok( $node->poll_query_until('postgres',

@@ -157,7 +157,7 @@ SELECT stream_ext.flush();
 my @closed = map { decode_json($_->[1]) } grep { $_->[0] eq 'closed hours' } collect();
 is_deeply(
 	[ sort { $a->{sensor} <=> $b->{sensor} || $a->{hour} cmp $b->{hour} } @closed ],
-	[ map { { %$_, revision => 1 } } @{ rows_json(q{SELECT * FROM hourly WHERE hour < '2026-02-01 01:00+00' ORDER BY sensor, hour}) } ],
+	[ map { { %$_, revision => 1 } } @{ rows_json(q{SELECT sensor, hour, n, total FROM hourly WHERE hour < '2026-02-01 01:00+00' ORDER BY sensor, hour}) } ],
 	'emit final: the windows the watermark passed, each once, revision 1');
 $node->safe_psql('postgres', q{
 INSERT INTO readings VALUES (1, 'h', 10, '2026-02-01 00:30');
@@ -165,7 +165,7 @@ SELECT stream_ext.flush();
 });
 @closed = map { decode_json($_->[1]) } grep { $_->[0] eq 'closed hours' } collect();
 is_deeply(\@closed,
-	[ map { { %$_, revision => 2 } } @{ rows_json(q{SELECT * FROM hourly WHERE sensor = 1 AND hour = '2026-02-01 00:00+00'}) } ],
+	[ map { { %$_, revision => 2 } } @{ rows_json(q{SELECT sensor, hour, n, total FROM hourly WHERE sensor = 1 AND hour = '2026-02-01 00:00+00'}) } ],
 	'a late event: the closed window again, revision 2, with its new values');
 is($node->safe_psql('postgres', q{
 SELECT windows_closed || ' ' || corrections || ' ' || late_events FROM stream_ext.stats WHERE view = 'hourly'::regclass}),
@@ -208,7 +208,7 @@ for my $m (map { decode_json($_->[1]) } @minutes)
 	push @{ $revisions{$key} }, $m->{revision};
 	$last{$key} = $m;
 }
-my $closed = rows_json(q{SELECT * FROM minutely WHERE minute < '2026-03-01 06:00+00' ORDER BY sensor, minute});
+my $closed = rows_json(q{SELECT sensor, minute, n, total FROM minutely WHERE minute < '2026-03-01 06:00+00' ORDER BY sensor, minute});
 is(scalar(grep { ($first{"$_->{sensor} $_->{minute}"} // 0) == 1 } @$closed), scalar(@$closed),
 	'at scale: every closed window notified once with revision 1');
 is(scalar(keys %first), scalar(@$closed), 'and no window that is not closed');

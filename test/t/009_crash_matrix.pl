@@ -69,10 +69,10 @@ WITH m AS (SELECT k, stream_ext.tumble(ts, '1 minute') AS minute, count(*) AS n,
              FROM ev_all GROUP BY 1, 2),
      h AS (SELECT k, stream_ext.tumble(ts, '1 hour') AS hour, count(*) AS n, sum(v) AS total
              FROM ev_all GROUP BY 1, 2)
-SELECT (SELECT count(*) FROM (SELECT * FROM m EXCEPT ALL SELECT * FROM per_minute) x)
-    + (SELECT count(*) FROM (SELECT * FROM per_minute EXCEPT ALL SELECT * FROM m) x)
-    || ' ' || (SELECT count(*) FROM (SELECT * FROM h EXCEPT ALL SELECT * FROM per_hour) x)
-    + (SELECT count(*) FROM (SELECT * FROM per_hour EXCEPT ALL SELECT * FROM h) x)
+SELECT (SELECT count(*) FROM (SELECT * FROM m EXCEPT ALL SELECT k, minute, n, total FROM per_minute) x)
+    + (SELECT count(*) FROM (SELECT k, minute, n, total FROM per_minute EXCEPT ALL SELECT * FROM m) x)
+    || ' ' || (SELECT count(*) FROM (SELECT * FROM h EXCEPT ALL SELECT k, hour, n, total FROM per_hour) x)
+    + (SELECT count(*) FROM (SELECT k, hour, n, total FROM per_hour EXCEPT ALL SELECT * FROM h) x)
     || ' ' || (SELECT count(*) FROM (SELECT k, minute, revision FROM closed_minutes
                                      GROUP BY 1, 2, 3 HAVING count(*) > 1) d)
     + (SELECT count(*) FROM (SELECT k, minute FROM closed_minutes GROUP BY 1, 2

@@ -294,13 +294,13 @@ ok(@early && @late && $early <= $late + $MEM_DRIFT_KB,
 
 # The results, exactly.
 is( $node->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM (SELECT * FROM per_key EXCEPT ALL SELECT * FROM oracle_per_key) x)
-    || ' ' || (SELECT count(*) FROM (SELECT * FROM oracle_per_key EXCEPT ALL SELECT * FROM per_key) x)
+SELECT (SELECT count(*) FROM (SELECT k, n, total, mean, lo, hi FROM per_key EXCEPT ALL SELECT * FROM oracle_per_key) x)
+    || ' ' || (SELECT count(*) FROM (SELECT * FROM oracle_per_key EXCEPT ALL SELECT k, n, total, mean, lo, hi FROM per_key) x)
     || ' ' || (SELECT count(*) FROM per_key)}),
 	'0 0 1000', 'per_key equals the oracle');
 is( $node->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM (SELECT * FROM per_minute EXCEPT ALL SELECT * FROM oracle_per_minute) x)
-    || ' ' || (SELECT count(*) FROM (SELECT * FROM oracle_per_minute EXCEPT ALL SELECT * FROM per_minute) x)
+SELECT (SELECT count(*) FROM (SELECT k, minute, n, total, mean, lo, hi FROM per_minute EXCEPT ALL SELECT * FROM oracle_per_minute) x)
+    || ' ' || (SELECT count(*) FROM (SELECT * FROM oracle_per_minute EXCEPT ALL SELECT k, minute, n, total, mean, lo, hi FROM per_minute) x)
     || ' ' || (SELECT count(*) FROM per_minute)}),
 	'0 0 60000', 'per_minute equals the oracle');
 
