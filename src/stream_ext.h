@@ -9,7 +9,14 @@
  *				COPY into a stream without a column list
  *	segment.c	where events are stored: the segment partitions of a stream
  *	batch.c		which events a batch holds: event transactions against snapshots
- *	view.c		a continuous view's query: checks, tables and batch statement
+ *	view.c		a continuous view's query: checks, and the SQL functions that
+ *				create and replace views and transforms
+ *	result_table.c	the table of a view's groups: where each state lives
+ *	batch_statement.c  a view's part of a batch statement, and the statement
+ *				of a batch: batch_partial.c (states of the batch),
+ *				batch_merge.c (the upsert that folds them), batch_windows.c
+ *				(watermark, closed windows, retention), batch_outputs.c
+ *				(appends, output streams, notifications, what a batch did)
  *	apply.c		the worker applying each view's batches, as the view's owner
  *	flush.c		flush(): waiting until the views have caught up
  *	partial.c	partial aggregation: aggregates split into transition,
