@@ -150,6 +150,7 @@ static bool RunBatch(List *group, char **stream_end);
 
 PG_FUNCTION_INFO_V1(stream_ext_lock_views);
 
+static void SegmentsToRead(Oid stream, Datum progress, Datum *ranges);
 static void CountAttempt(List *group, bool undo);
 static void RecordRetry(List *group, const char *message);
 static void CountRetry(List *group);
@@ -405,8 +406,8 @@ RunBatch(List *group, char **stream_end)
 	List	   *columns = NIL;
 	List	   *locked = NIL;
 	ListCell   *lc;
-	Oid			argtypes[5];
-	Datum		values[5];
+	Oid			argtypes[6];
+	Datum		values[6];
 	bool		isnull;
 	char	   *end_text;
 	uint64		committed;
@@ -595,11 +596,14 @@ RunBatch(List *group, char **stream_end)
 	StreamInjectionPoint("batch-bounds");
 
 	/* The batch, read once for every view of the group. */
-	sql = StreamBatchStatement(first->stream, columns, parts_numbers, fragments);
+	sql = StreamBatchStatement(first->stream, columns, parts_numbers, fragments, true);
 	argtypes[1] = PG_SNAPSHOTOID;
 	values[1] = batch_end;
+	SegmentsToRead(first->stream, progress, values + 2);
+	for (int i = 2; i < 6; i++)
+		argtypes[i] = INT8OID;
 	StreamApplyingBatch = true;
-	if (SPI_execute_plan(Prepare(sql, 2, argtypes), values, NULL, false, 0) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(Prepare(sql, 6, argtypes), values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not run the batch of %s", stream_name);
 	StreamApplyingBatch = false;
@@ -659,6 +663,81 @@ RunBatch(List *group, char **stream_end)
 	if (!more)
 		RememberCount(views, committed, commits);
 	return more;
+}
+
+/*
+ * SegmentsToRead sets ranges[0..3] to the two ranges of tags,
+ * [ranges[0], ranges[1]) and [ranges[2], ranges[3]), of the segments a
+ * batch after progress must read: all but those the progress has
+ * consumed entirely (retired with a bound at or below its xmin; the
+ * rows of every transaction of theirs are seen by it).  Slots are used
+ * in turn and consumed in the same order, so the others form one run,
+ * around the ring of slots, that ends with the current one.
+ */
+static void
+SegmentsToRead(Oid stream, Datum progress, Datum *ranges)
+{
+	Datum		values[2] = {ObjectIdGetDatum(stream), progress};
+	int			nslots;
+	bool	   *consumed;
+	int			first = -1;
+	int			runs = 0;
+
+	if (SPI_execute_plan(Prepare("SELECT g.slot, g.retired_before IS NOT NULL"
+								 "       AND g.retired_before <= pg_catalog.pg_snapshot_xmin($2)"
+								 "  FROM stream_ext.segment g WHERE g.stream = $1::pg_catalog.oid"
+								 " ORDER BY g.slot",
+								 2, (Oid[]) {OIDOID, PG_SNAPSHOTOID}),
+						 values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the segments of stream %u", stream);
+	nslots = (int) SPI_processed;
+	consumed = palloc0(sizeof(bool) * Max(nslots, 1));
+	for (int i = 0; i < nslots; i++)
+	{
+		bool		isnull;
+		int			slot = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (slot != i)
+			nslots = 0;			/* not slots 0..n-1: read everything */
+		else
+			consumed[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	/* The run of slots to read: where a consumed slot is followed by one to read. */
+	for (int i = 0; i < nslots; i++)
+	{
+		if (!consumed[i] && consumed[(i + nslots - 1) % nslots])
+		{
+			first = i;
+			runs++;
+		}
+	}
+	if (runs != 1)
+	{
+		/* Nothing consumed (or no segments): every tag. */
+		ranges[0] = Int64GetDatum(0);
+		ranges[1] = Int64GetDatum(PG_INT64_MAX);
+		ranges[2] = ranges[3] = Int64GetDatum(0);
+	}
+	else
+	{
+		int			last = first;
+
+		while (!consumed[(last + 1) % nslots])
+			last = (last + 1) % nslots;
+		ranges[0] = Int64GetDatum((int64) first << STREAM_TAG_SLOT_SHIFT);
+		if (last >= first)
+		{
+			ranges[1] = Int64GetDatum((int64) (last + 1) << STREAM_TAG_SLOT_SHIFT);
+			ranges[2] = ranges[3] = Int64GetDatum(0);
+		}
+		else
+		{
+			ranges[1] = Int64GetDatum((int64) nslots << STREAM_TAG_SLOT_SHIFT);
+			ranges[2] = Int64GetDatum(0);
+			ranges[3] = Int64GetDatum((int64) (last + 1) << STREAM_TAG_SLOT_SHIFT);
+		}
+	}
 }
 
 /*

@@ -135,7 +135,7 @@ StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid outpu
  * columns of its o_n (batch_outputs.c).
  */
 char *
-StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments)
+StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments, bool ranged)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -162,10 +162,14 @@ StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments)
 		appendStringInfoString(&sql, "1");
 	appendStringInfo(&sql,
 					 " FROM %s WHERE NOT stream_ext.seen(%s, $1)"
-					 " AND stream_ext.seen(%s, $2))",
+					 " AND stream_ext.seen(%s, $2)",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream)),
 												get_rel_name(stream)),
 					 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+	if (ranged)
+		appendStringInfo(&sql, " AND (%s >= $3 AND %s < $4 OR %s >= $5 AND %s < $6)",
+						 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+	appendStringInfoChar(&sql, ')');
 	foreach(lc, fragments)
 		appendStringInfo(&sql, ",\n%s", (char *) lfirst(lc));
 	appendStringInfoString(&sql, "\nSELECT COALESCE(");

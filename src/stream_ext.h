@@ -122,7 +122,7 @@ extern ConditionVariable *StreamFlushCV(void);
 #define VIEW_BATCH_COLUMNS		9
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
-								  struct List *parts, struct List *fragments);
+								  struct List *parts, struct List *fragments, bool ranged);
 extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append,
 									Oid output);
 
