@@ -21,7 +21,8 @@
 # - memory: the peak RssAnon (the worker's private memory; VmRSS also
 #   counts the shared buffers it touched, bounded by shared_buffers and
 #   common to every backend) stays under a fixed cap of 128 MB.  With
-#   work_mem = 4MB and hash_mem_multiplier = 2, each memory-hungry node of
+#   stream_ext.work_mem (the worker's work_mem while it applies batches)
+#   = 4MB and hash_mem_multiplier = 2, each memory-hungry node of
 #   the batch statement (per view: the partial aggregation of the batch,
 #   the combination with the stored states; the batch's common table
 #   expression) holds at most 8 MB before it spills to disk, at most about
@@ -58,7 +59,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'stream_ext'
 stream_ext.idle_interval = '200ms'
-work_mem = '4MB'
+stream_ext.work_mem = '4MB'
 hash_mem_multiplier = 2.0
 max_wal_size = '4GB'
 checkpoint_timeout = '30min'
