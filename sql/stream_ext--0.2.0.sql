@@ -186,6 +186,22 @@ RETURN pg_catalog.date_bin(size, ts, origin);
 COMMENT ON FUNCTION stream_ext.tumble(timestamp, interval, timestamp) IS
     'start of the tumbling window of the given size that contains ts, windows aligned on origin';
 
+-- The pane that holds ts: the bin of the given size aligned on origin, as
+-- [window_start, window_end); an infinite ts is its own pane, a NULL one is
+-- (NULL, NULL), in no window.  A hopping window's batch aggregates each event once per pane and
+-- combines the panes into the windows (batch_partial.c).
+CREATE FUNCTION stream_ext._pane(ts timestamptz, pane interval, origin timestamptz,
+                                 OUT window_start timestamptz, OUT window_end timestamptz)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
+AS $$
+    SELECT CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(pane, ts, origin) ELSE ts END,
+           CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(pane, ts, origin) OPERATOR(pg_catalog.+) pane ELSE ts END
+$$;
+COMMENT ON FUNCTION stream_ext._pane(timestamptz, interval, timestamptz) IS
+    'internal: the pane of a hopping window that holds ts';
+
 CREATE FUNCTION stream_ext.hop(ts timestamptz, size interval, slide interval,
                                origin timestamptz DEFAULT '2000-01-01 00:00:00+00',
                                OUT window_start timestamptz, OUT window_end timestamptz)

@@ -45,8 +45,6 @@
 
 #include "batch_statement.h"
 
-static char *CombineStates(ViewShape *shape, ViewLayout *layout, List *dpcontext);
-static char *StatesAsColumns(ViewShape *shape, ViewLayout *layout, const char *alias);
 static void EmitUpsert(BatchFragment *f, const char *source, bool combine);
 static char *CombineCall(ViewAggregate *agg, List *dpcontext, ViewShape *shape,
 						 ViewLayout *layout, const char *stored, const char *batch);
@@ -56,7 +54,7 @@ static List *TableRow(ViewLayout *layout, const char *alias);
 static List *PartRow(ViewShape *shape, ViewLayout *layout, const char *alias);
 static bool IsStored(ViewLayout *layout, AttrNumber col);
 static bool KeysSortable(ViewShape *shape);
-static List *TableContext(BatchFragment *f);
+
 
 /*
  * EmitMerge appends w_n, the upsert that folds p_n into the view's table.
@@ -71,8 +69,8 @@ EmitMerge(BatchFragment *f)
  * StatesAsColumns returns the select list of the keys and states of the
  * CTE alias (k1..kn, s1..sm) under the names of the table's columns.
  */
-static char *
-StatesAsColumns(ViewShape *shape, ViewLayout *layout, const char *alias)
+char *
+StreamStatesAsColumns(ViewShape *shape, ViewLayout *layout, const char *alias)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -94,8 +92,8 @@ StatesAsColumns(ViewShape *shape, ViewLayout *layout, const char *alias)
  * the rows of a query level, by the table's column names:
  * ", stream_ext.partial(agg(NULL) FILTER (WHERE stream_ext.carry(home)), NULL::t) AS s1, ...".
  */
-static char *
-CombineStates(ViewShape *shape, ViewLayout *layout, List *dpcontext)
+char *
+StreamCombineStates(ViewShape *shape, ViewLayout *layout, List *dpcontext)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -370,7 +368,7 @@ KeysSortable(ViewShape *shape)
  * TableContext returns the deparse context of the view's table (the
  * names of its columns).
  */
-static List *
+List *
 TableContext(BatchFragment *f)
 {
 	Oid			relid = f->layout->table;
@@ -453,7 +451,7 @@ EmitSessions(BatchFragment *f)
 		appendStringInfo(&f->sql, "g.%s AS k%d, ", quote_identifier(list_nth(layout->keys, i - 1)), i);
 	appendStringInfo(&f->sql, "g.stream_ext_start AS k%d%s FROM (SELECT %s, c.stream_ext_island,"
 					 " c.stream_ext_start FROM g_%u c) g GROUP BY %sg.stream_ext_island, g.stream_ext_start),\n",
-					 tk, CombineStates(shape, layout, dpcontext), StatesAsColumns(shape, layout, "c"),
+					 tk, StreamCombineStates(shape, layout, dpcontext), StreamStatesAsColumns(shape, layout, "c"),
 					 f->n, tkeys.data);
 
 	EmitUpsert(f, psprintf("m_%u", f->n), false);

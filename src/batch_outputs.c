@@ -181,7 +181,7 @@ EmitOutcome(BatchFragment *f)
 					 " (SELECT pg_catalog.count(*) FILTER (WHERE sent) FROM n_%u),"
 					 " (SELECT pg_catalog.count(*) FILTER (WHERE NOT sent) FROM n_%u), ",
 					 f->n, f->written, f->n, f->n);
-	if (window != NULL && f->pure && !window->hop)
+	if (window != NULL && f->pure && (!window->hop || f->panes))
 		appendStringInfo(&f->sql, "(SELECT COALESCE(pg_catalog.sum(%s), 0)::pg_catalog.int8 FROM %s p"
 						 " WHERE NOT (%s)), ",
 						 HIDDEN_EVENTS, f->raw,
@@ -204,7 +204,7 @@ EmitOutcome(BatchFragment *f)
 	if (f->pure)
 		appendStringInfo(&f->sql, "(SELECT COALESCE(pg_catalog.sum(%s), 0)::pg_catalog.int8 FROM %s)"
 						 " AS stream_ext_events)",
-						 HIDDEN_EVENTS, f->raw);
+						 HIDDEN_EVENTS, f->once);
 	else
 		appendStringInfoString(&f->sql, "NULL::pg_catalog.int8 AS stream_ext_events)");
 }

@@ -18,6 +18,13 @@
  * batch is needed then.  Other views count these with queries over
  * stream_ext_batch of their own.
  *
+ * A hopping window whose size and slide are multiples of one pane (their
+ * greatest common divisor) is aggregated per pane first (h_n: each event
+ * once, in the one pane that holds it), and the panes' states are then
+ * combined into the windows by each aggregate's combine function: a batch
+ * aggregates each event once, not once per window it is in.  Such a view
+ * can be pure too.
+ *
  * Late events dropped (late => 'drop'), windows past their ttl, expired
  * steps of a sliding window and events without a time (sessions) are
  * left out of p_n afterwards, so that the counts above include them.
@@ -37,6 +44,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
+#include "utils/timestamp.h"
 
 #include "batch_statement.h"
 
@@ -50,6 +58,7 @@ typedef struct StreamColumnsContext
 static bool StreamColumnsWalker(Node *node, StreamColumnsContext *context);
 static List *HiddenAggregates(ViewShape *shape, ContinuousViewOptions *options, uint32 n);
 static TargetEntry *MarkedState(Expr *aggref, Oid state_type, int resno, const char *name);
+static void EmitPanesToWindows(BatchFragment *f, const char *raw);
 
 /*
  * StreamViewIsPure tells whether the view's p_n aggregates every event of
@@ -71,24 +80,46 @@ StreamViewIsPure(ViewShape *shape, ContinuousViewOptions *options)
 			((FuncExpr *) aggref->aggfilter)->funcid == carry_oid)
 			return false;
 	}
-	return list_length(q->rtable) == 1 && q->jointree->quals == NULL &&
-		options->late != 'a';
+	return (list_length(q->rtable) == 1 ||
+			(list_length(q->rtable) == 2 && StreamViewPanes(shape))) &&
+		q->jointree->quals == NULL && options->late != 'a';
+}
+
+/*
+ * StreamViewPanes tells whether the view's hopping window is aggregated
+ * per pane first (see the top of the file): its size and slide are
+ * multiples of one pane, an event is in more than one window, and the
+ * hop's columns are only grouping keys.
+ */
+bool
+StreamViewPanes(ViewShape *shape)
+{
+	StreamWindow *window = shape->window;
+
+	if (window == NULL || !window->hop || window->pane_us <= 0 || window->windows <= 1)
+		return false;
+	return StreamHopToPanes(copyObject(shape->query), window, shape->keys);
 }
 
 /*
  * StreamPartialQuery returns the user's query over the batch, with the
  * grouping keys k1..kn and the aggregates' states s1..sm as output, and
  * for a pure view the hidden counts of the batch (see the top of the
- * file).  A view without keys has k1 = true.
+ * file).  panes: per pane of its hopping window, not per window.  A view
+ * without keys has k1 = true.
  */
 char *
-StreamPartialQuery(ViewShape *shape, ContinuousViewOptions *options, bool pure, uint32 n)
+StreamPartialQuery(ViewShape *shape, ContinuousViewOptions *options, bool pure,
+				   bool panes, uint32 n)
 {
 	Query	   *pq = copyObject(shape->query);
 	List	   *tlist = NIL;
 	ListCell   *lc;
 	int			resno = 1;
 	int			i = 0;
+
+	if (panes && !StreamHopToPanes(pq, shape->window, shape->keys))
+		elog(ERROR, "the hopping window of a continuous view has no panes");
 
 	if (shape->keys == NIL)
 		tlist = lappend(tlist, makeTargetEntry((Expr *) makeBoolConst(true, false),
@@ -193,7 +224,7 @@ EmitPartial(BatchFragment *f)
 	ViewShape  *shape = f->shape;
 	ContinuousViewOptions *options = f->options;
 	StreamWindow *window = shape->window;
-	char	   *partial = StreamPartialQuery(shape, options, f->pure, f->n);
+	char	   *partial = StreamPartialQuery(shape, options, f->pure, f->panes, f->n);
 	char	   *wm_old = WatermarkBefore(f);
 	List	   *conditions = NIL;
 	int			nkeys = Max(list_length(shape->keys), 1);
@@ -214,13 +245,14 @@ EmitPartial(BatchFragment *f)
 		conditions = lappend(conditions, psprintf("p.k%d IS NOT NULL", nkeys));
 
 	raw = f->raw = psprintf(conditions != NIL ? "q_%u" : "p_%u", f->n);
+	f->once = f->panes ? psprintf("h_%u", f->n) : raw;
 	if (window != NULL && options->late == 'a')
 	{
 		const char *ts = quote_identifier(window->ts_column);
 
 		/* Late events moved to the watermark: the batch, re-timed. */
 		EmitWatermark(f);
-		appendStringInfo(&f->sql, "%s AS (WITH %s AS (SELECT ", raw, STREAM_BATCH_CTE);
+		appendStringInfo(&f->sql, "%s AS (WITH %s AS (SELECT ", f->once, STREAM_BATCH_CTE);
 		foreach(lc, shape->columns)
 		{
 			if (strcmp((char *) lfirst(lc), window->ts_column) != 0)
@@ -232,10 +264,12 @@ EmitPartial(BatchFragment *f)
 	}
 	else
 	{
-		appendStringInfo(&f->sql, "%s AS (%s),\n", raw, partial);
+		appendStringInfo(&f->sql, "%s AS (%s),\n", f->once, partial);
 		if (window != NULL)
 			EmitWatermark(f);
 	}
+	if (f->panes)
+		EmitPanesToWindows(f, raw);
 
 	if (conditions != NIL)
 	{
@@ -245,6 +279,70 @@ EmitPartial(BatchFragment *f)
 							 (char *) lfirst(lc));
 		appendStringInfoString(&f->sql, "),\n");
 	}
+}
+
+/*
+ * EmitPanesToWindows appends raw, the groups of the batch's windows: the
+ * states of h_n, per pane, combined into each hopping window that holds
+ * the pane (the windows that hold an event are those that hold its pane,
+ * as hop() of the pane's start gives them).  A pure view's counts of
+ * events are combined per window too (count's combine function: every
+ * aggregate of a level is a combination), as the late events counted are
+ * (event, window) pairs.
+ */
+static void
+EmitPanesToWindows(BatchFragment *f, const char *raw)
+{
+	ViewShape  *shape = f->shape;
+	ViewLayout *layout = f->layout;
+	StreamWindow *window = shape->window;
+	Interval   *pane = palloc0(sizeof(Interval));
+	char	   *pane_sql;
+	char	   *pane_start = NULL;
+	StringInfoData keys;
+	StringInfoData group;
+	ListCell   *lc;
+
+	pane->time = window->pane_us;
+	pane_sql = psprintf("%s::pg_catalog.interval",
+						quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																			 IntervalPGetDatum(pane)))));
+	initStringInfo(&keys);
+	initStringInfo(&group);
+	foreach(lc, shape->keys)
+	{
+		Expr	   *expr = lfirst_node(TargetEntry, lc)->expr;
+		int			k = foreach_current_index(lc) + 1;
+		const char *column;
+
+		if (IsA(expr, Var) && ((Var *) expr)->varno == window->hop_rti &&
+			((Var *) expr)->varlevelsup == 0)
+		{
+			bool		start = ((Var *) expr)->varattno == 1;
+
+			column = start ? "w.stream_ext_ws" : "w.stream_ext_we";
+			if (start)
+				pane_start = psprintf("h.k%d", k);
+			else if (pane_start == NULL)
+				pane_start = psprintf("(h.k%d - %s)", k, pane_sql);
+		}
+		else
+			column = psprintf("g.%s", quote_identifier(list_nth(layout->keys, k - 1)));
+		appendStringInfo(&keys, "%s%s AS k%d", k > 1 ? ", " : "", column, k);
+		appendStringInfo(&group, "%s%s", k > 1 ? ", " : "", column);
+	}
+	Assert(pane_start != NULL);
+
+	appendStringInfo(&f->sql, "%s AS (SELECT %s%s%s FROM (SELECT %s%s, %s AS stream_ext_pane FROM %s h) g,"
+					 " LATERAL stream_ext.hop(g.stream_ext_pane, %s, %s, %s) w(stream_ext_ws, stream_ext_we)"
+					 " GROUP BY %s),\n",
+					 raw, keys.data, StreamCombineStates(shape, layout, TableContext(f)),
+					 f->pure ? ", stream_ext.partial(pg_catalog.count(*) FILTER (WHERE stream_ext.carry(g."
+					 HIDDEN_EVENTS ")), NULL::pg_catalog.int8) AS " HIDDEN_EVENTS : "",
+					 StreamStatesAsColumns(shape, layout, "h"),
+					 f->pure ? ", h." HIDDEN_EVENTS : "",
+					 pane_start, f->once,
+					 window->size, window->slide, window->origin, group.data);
 }
 
 /*

@@ -51,6 +51,7 @@ StreamViewFragment(ViewShape *shape, ContinuousViewOptions *options,
 	f.n = n;
 	f.emitting = shape->window != NULL && (options->emit_final || options->append_to != NULL);
 	f.pure = StreamViewIsPure(shape, options);
+	f.panes = StreamViewPanes(shape);
 	initStringInfo(&f.sql);
 
 	EmitPartial(&f);

@@ -12,7 +12,8 @@
  *
  *	t_n		the watermark before and after the batch (batch_windows.c)
  *	p_n		the user's query over the batch, each aggregate's partial
- *			state in place of its value (batch_partial.c)
+ *			state in place of its value (batch_partial.c); for hopping
+ *			windows after h_n, the same per pane
  *	w_n		the states folded into the view's table: one upsert
  *			(batch_merge.c); for session windows after m_n, the sessions
  *			merged
@@ -104,7 +105,10 @@ typedef struct BatchFragment
 	ViewLayout *layout;
 	uint32		n;				/* the view's part number */
 	bool		emitting;		/* closed windows are emitted */
-	bool		pure;			/* p_n aggregates every event of the batch once */
+	bool		pure;			/* the batch's events are aggregated once each */
+	bool		panes;			/* a hopping window aggregated per pane first */
+	char	   *once;			/* the CTE that aggregates each event once: h_n
+								 * (panes), else the same as raw */
 	char	   *raw;			/* the CTE of all the batch's groups: p_n or q_n */
 	char	   *written;		/* the CTE with one row per row written */
 	StringInfoData sql;
@@ -146,7 +150,8 @@ extern Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
 
 /* batch_partial.c */
 extern char *StreamPartialQuery(ViewShape *shape, ContinuousViewOptions *options,
-								bool pure, uint32 n);
+								bool pure, bool panes, uint32 n);
+extern bool StreamViewPanes(ViewShape *shape);
 extern bool StreamViewIsPure(ViewShape *shape, ContinuousViewOptions *options);
 extern char *StreamBatchQuery(ViewShape *shape, Query *pq);
 extern void EmitPartial(BatchFragment *f);
@@ -154,6 +159,9 @@ extern void EmitPartial(BatchFragment *f);
 /* batch_merge.c */
 extern void EmitMerge(BatchFragment *f);
 extern bool StreamPlainCall(Oid funcid, Oid aggfnoid);
+extern char *StreamCombineStates(ViewShape *shape, ViewLayout *layout, List *dpcontext);
+extern char *StreamStatesAsColumns(ViewShape *shape, ViewLayout *layout, const char *alias);
+extern List *TableContext(BatchFragment *f);
 extern void EmitSessions(BatchFragment *f);
 extern char *StreamFillFromStates(ViewShape *new_shape, ViewLayout *new_layout,
 								  const char *new_table, ViewShape *old_shape,

@@ -53,7 +53,7 @@ EmitWatermark(BatchFragment *f)
 
 	if (f->pure)
 		mx = psprintf("SELECT pg_catalog.max(%s)::pg_catalog.timestamptz AS mx FROM %s",
-					  HIDDEN_MAX_TIME, f->raw);
+					  HIDDEN_MAX_TIME, f->once);
 	else
 		mx = psprintf("SELECT pg_catalog.max(%s)::pg_catalog.timestamptz AS mx FROM %s"
 					  " WHERE %s <= pg_catalog.now() + %s",

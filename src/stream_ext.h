@@ -138,6 +138,9 @@ typedef struct StreamWindow
 	char	   *size;			/* SQL of the constants */
 	char	   *slide;
 	char	   *origin;
+	int			hop_rti;		/* hop(): its range table entry */
+	int64		pane_us;		/* hop(): the pane, gcd of size and slide, in us */
+	int			windows;		/* hop(): windows an event is in, ceil(size / slide) */
 } StreamWindow;
 struct Query;
 extern StreamWindow *StreamFindWindow(struct Query *query, int stream_rti, Oid stream,
@@ -148,6 +151,7 @@ extern char *StreamWindowKeyAfter(StreamWindow *window, const char *key_sql,
 extern char *StreamWindowLateEvents(StreamWindow *window, const char *wm_sql);
 extern char *StreamWindowEventClosed(StreamWindow *window, const char *ts_sql,
 									 const char *wm_sql);
+extern bool StreamHopToPanes(struct Query *query, StreamWindow *window, struct List *keys);
 
 /* apply.c */
 extern bool StreamApplyViews(void);

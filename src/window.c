@@ -23,14 +23,17 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "stream_ext.h"
 
@@ -107,8 +110,32 @@ StreamFindWindow(Query *query, int stream_rti, Oid stream, List *keys)
 		window->size = ConstSQL(lsecond(args));
 		if (hop)
 		{
+			Interval   *size = DatumGetIntervalP(((Const *) lsecond(args))->constvalue);
+			Interval   *slide = DatumGetIntervalP(((Const *) lthird(args))->constvalue);
+			int64		size_us = size->time + (int64) size->day * USECS_PER_DAY;
+			int64		slide_us = slide->time + (int64) slide->day * USECS_PER_DAY;
+
 			window->slide = ConstSQL(lthird(args));
 			window->origin = ConstSQL(lfourth(args));
+			window->hop_rti = ((Var *) expr)->varno;
+
+			/* Panes: the largest interval both size and slide are multiples of. */
+			if (size_us > 0 && slide_us > 0 && size->month == 0 && slide->month == 0 &&
+				!((Const *) lsecond(args))->constisnull && !((Const *) lthird(args))->constisnull)
+			{
+				int64		a = size_us;
+				int64		b = slide_us;
+
+				while (b != 0)
+				{
+					int64		t = a % b;
+
+					a = b;
+					b = t;
+				}
+				window->pane_us = a;
+				window->windows = (int) ((size_us + slide_us - 1) / slide_us);
+			}
 		}
 		else
 			window->origin = ConstSQL(lthird(args));
@@ -172,6 +199,92 @@ StreamWindowEventClosed(StreamWindow *window, const char *ts_sql, const char *wm
 	Assert(!window->hop);
 	return psprintf("pg_catalog.date_bin(%s, %s, %s) + %s <= (%s)",
 					window->size, ts_sql, window->origin, window->size, wm_sql);
+}
+
+/*
+ * HopVarsContext counts the references to the hop() of a view's window.
+ */
+typedef struct HopVarsContext
+{
+	int			hop_rti;
+	int			sublevels_up;
+	int			count;
+} HopVarsContext;
+
+static bool
+HopVarsWalker(Node *node, HopVarsContext *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		if (((Var *) node)->varno == context->hop_rti &&
+			((Var *) node)->varlevelsup == context->sublevels_up)
+			context->count++;
+		return false;
+	}
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		context->sublevels_up++;
+		result = query_tree_walker((Query *) node, HopVarsWalker, (void *) context, 0);
+		context->sublevels_up--;
+		return result;
+	}
+	return expression_tree_walker(node, HopVarsWalker, (void *) context);
+}
+
+/*
+ * StreamHopToPanes replaces, in query (a copy of a view's), the hop() of
+ * its window by stream_ext._pane(ts, pane, origin): the one pane of the
+ * window's pane size that holds each event, its window_start and
+ * window_end the pane's.  The query then aggregates each event once, per
+ * pane; the panes make up the windows (batch_partial.c).  False, and
+ * nothing changed, when the hop's columns are used other than as grouping
+ * keys (a pane's bounds would not stand for the window's there).
+ */
+bool
+StreamHopToPanes(Query *query, StreamWindow *window, List *keys)
+{
+	HopVarsContext context = {window->hop_rti, 0, 0};
+	RangeTblEntry *rte = rt_fetch(window->hop_rti, query->rtable);
+	RangeTblFunction *rtfunc;
+	List	   *args;
+	Interval   *pane;
+	Oid			pane_oid;
+	int			hop_keys = 0;
+	ListCell   *lc;
+
+	if (window->pane_us <= 0)
+		return false;
+	foreach(lc, keys)
+	{
+		Expr	   *expr = lfirst_node(TargetEntry, lc)->expr;
+
+		if (IsA(expr, Var) && ((Var *) expr)->varno == window->hop_rti &&
+			((Var *) expr)->varlevelsup == 0)
+			hop_keys++;
+	}
+	(void) query_tree_walker(query, HopVarsWalker, (void *) &context, 0);
+	/* Each key appears in the target list and nowhere else may the hop. */
+	if (context.count != hop_keys)
+		return false;
+
+	rtfunc = linitial_node(RangeTblFunction, rte->functions);
+	args = FullArguments((FuncExpr *) rtfunc->funcexpr);
+	pane = palloc0(sizeof(Interval));
+	pane->time = window->pane_us;
+	pane_oid = LookupFuncName(list_make2(makeString("stream_ext"), makeString("_pane")), 3,
+							  (Oid[]) {TIMESTAMPTZOID, INTERVALOID, TIMESTAMPTZOID}, false);
+	rtfunc->funcexpr = (Node *) makeFuncExpr(pane_oid, RECORDOID,
+											 list_make3(linitial(args),
+														makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval),
+																  IntervalPGetDatum(pane), false, false),
+														lfourth(args)),
+											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	((FuncExpr *) rtfunc->funcexpr)->funcretset = true;
+	return true;
 }
 
 /*

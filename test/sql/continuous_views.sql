@@ -116,6 +116,38 @@ SELECT (SELECT count(*) FROM (
               FROM sensor_events, LATERAL stream_ext.hop(ts, '10 minutes', '3 minutes') w
              WHERE ts >= '2026-01-02' GROUP BY 1, 2, 3) x) AS hopping_extra;
 SELECT count(DISTINCT window_start) AS windows_per_sensor FROM hopping WHERE sensor_id = 0;
+-- A hopping window is aggregated per pane (the gcd of size and slide,
+-- here 5 minutes of a 1-hour window every 25 minutes) and the panes
+-- combined into windows: the same as the oracle with only window_end as
+-- the key, a filter, an origin, avg/min/sum over numeric, and event times
+-- that are infinite or NULL (in no window).
+CREATE TABLE pane_events (k int, v numeric, ts timestamptz);
+SELECT stream_ext.create_stream('pane_events', event_time => 'ts');
+SELECT stream_ext.create_continuous_view('hop_panes', $$
+    SELECT k, w.window_end, count(*) AS n, avg(v) AS mean, min(v) AS lo, sum(v) AS total
+      FROM pane_events, LATERAL stream_ext.hop(ts, '1 hour', '25 minutes', '2000-01-01 00:03:00+00') w
+     WHERE v > 0
+     GROUP BY k, w.window_end$$);
+INSERT INTO pane_events
+SELECT i % 5, i % 17 - 3, '2026-01-02'::timestamptz + i * interval '53 s' FROM generate_series(1, 3000) i;
+INSERT INTO pane_events VALUES (1, 5, NULL), (2, 6, 'infinity'), (3, 7, '-infinity');
+SELECT stream_ext.flush();
+INSERT INTO pane_events
+SELECT i % 5, i % 11, '2026-01-02'::timestamptz + i * interval '31 s' FROM generate_series(1, 2000) i;
+SELECT stream_ext.flush();
+CREATE TEMP VIEW hop_panes_oracle AS
+SELECT k, w.window_end, count(*) AS n, avg(v) AS mean, min(v) AS lo, sum(v) AS total
+  FROM pane_events, LATERAL stream_ext.hop(ts, '1 hour', '25 minutes', '2000-01-01 00:03:00+00') w
+ WHERE v > 0 GROUP BY k, w.window_end;
+SELECT (SELECT count(*) FROM (SELECT * FROM hop_panes_oracle
+                              EXCEPT ALL SELECT k, window_end, n, mean, lo, total FROM hop_panes) x) AS missing,
+       (SELECT count(*) FROM (SELECT k, window_end, n, mean, lo, total FROM hop_panes
+                              EXCEPT ALL SELECT * FROM hop_panes_oracle) x) AS extra,
+       (SELECT count(*) FROM hop_panes) AS windows;
+SELECT events_processed FROM stream_ext.stats WHERE view = 'hop_panes'::regclass;
+DROP VIEW hop_panes_oracle;
+SELECT stream_ext.drop_continuous_view('hop_panes');
+DROP TABLE pane_events;
 SELECT * FROM stream_ext.hop('2026-01-01 00:07:00+00', '10 minutes', '3 minutes');
 -- hop() against brute force, over event times and window shapes whose
 -- size is and is not a multiple of the slide: exactly the windows that
