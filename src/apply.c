@@ -106,11 +106,35 @@ typedef struct SeenCount
 
 static HTAB *seen_counts = NULL;
 
+/*
+ * For each stream, the ends of the batches that follow the last one this
+ * worker applied, as found by its last scan of the backlog: a backlog is
+ * counted once, not once per batch.  They are used only while the views'
+ * progress is still where that batch ended (expected), with the same
+ * batch_size; each is a snapshot the scan's snapshot covers, limited to
+ * the transactions up to a cut, so a batch that ends there holds whole
+ * transactions that had committed then.
+ */
+typedef struct BatchCuts
+{
+	Oid			stream;
+	int			batch_size;
+	char	   *expected;		/* text of the progress they follow */
+	List	   *ends;			/* text of each next batch's end */
+} BatchCuts;
+
+static List *batch_cuts = NIL;
+
+static BatchCuts *FindCuts(Oid stream);
+static void KeepCuts(Oid stream, int batch_size, const char *expected, List *ends);
 static bool MayExceed(List *views, uint64 committed, uint64 commits, int batch_size);
 static void RememberCount(List *views, uint64 committed, uint64 commits);
 
 /* Lives for one round of batches. */
 static MemoryContext round_context = NULL;
+
+/* Events the round's batches applied. */
+static int64 round_events = 0;
 
 /*
  * The statements of batches, prepared once and kept (SPI_keepplan): the
@@ -163,19 +187,31 @@ PG_FUNCTION_INFO_V1(stream_ext_set_view_state);
 
 /*
  * StreamApplyViews runs one batch for every group of active views of the
- * database and tells whether events were left for another batch.
+ * database, of the streams no other worker of the database holds, and
+ * tells whether it applied any events; *more is set when events were left
+ * for another batch.
+ *
+ * Each stream is claimed for the batches of its groups (launcher.c), so
+ * that the database's workers share its streams; the worker then reports
+ * how many workers the round could have kept busy: its streams with a
+ * backlog and those held by other workers.
  */
 bool
-StreamApplyViews(void)
+StreamApplyViews(bool *more)
 {
 	MemoryContext old;
 	List	   *views;
 	List	   *group = NIL;
 	ListCell   *lc;
-	bool		more = false;
 	char	   *stream_end = NULL;
 	Oid			end_stream = InvalidOid;
+	bool		held = false;	/* end_stream is another worker's */
+	bool		stream_more = false;
+	int			backlogs = 0;
+	int			held_elsewhere = 0;
 
+	*more = false;
+	round_events = 0;
 	round_context = AllocSetContextCreate(CurrentMemoryContext,
 										  "stream_ext round",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -187,6 +223,29 @@ StreamApplyViews(void)
 		ActiveView *v = lfirst(lc);
 
 		CHECK_FOR_INTERRUPTS();
+		if (v->stream != end_stream)
+		{
+			if (group != NIL)
+				stream_more |= ApplyGroup(group, &stream_end);
+			group = NIL;
+			backlogs += stream_more;
+			*more |= stream_more;
+
+			/*
+			 * A stream left with a backlog while this worker goes on to
+			 * another: a worker more could take it now.
+			 */
+			if (stream_more)
+				StreamWantWorkers(MyStreamWorkerSlot, backlogs + held_elsewhere + 1);
+			stream_more = false;
+			stream_end = NULL;
+			end_stream = v->stream;
+			held = !StreamClaimStream(MyStreamWorkerSlot, v->stream);
+			held_elsewhere += held;
+		}
+		if (held)
+			continue;
+
 		if (v->attempts >= stream_ext_max_batch_attempts)
 		{
 			MarkViewError(v->view,
@@ -201,29 +260,28 @@ StreamApplyViews(void)
 		if (group != NIL &&
 			(v->attempts > 0 || !SameGroup(linitial(group), v)))
 		{
-			more |= ApplyGroup(group, &stream_end);
+			stream_more |= ApplyGroup(group, &stream_end);
 			group = NIL;
-		}
-		if (v->stream != end_stream)
-		{
-			stream_end = NULL;
-			end_stream = v->stream;
 		}
 		group = lappend(group, v);
 		if (v->attempts > 0)
 		{
-			more |= ApplyGroup(group, &stream_end);
+			stream_more |= ApplyGroup(group, &stream_end);
 			group = NIL;
 		}
 	}
 	if (group != NIL)
-		more |= ApplyGroup(group, &stream_end);
+		stream_more |= ApplyGroup(group, &stream_end);
+	backlogs += stream_more;
+	*more |= stream_more;
+	StreamReleaseStream(MyStreamWorkerSlot);
+	StreamWantWorkers(MyStreamWorkerSlot, backlogs > 0 ? backlogs + held_elsewhere : 1);
 
 	ConditionVariableBroadcast(StreamFlushCV());
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(round_context);
 	round_context = NULL;
-	return more;
+	return round_events > 0;
 }
 
 /*
@@ -421,6 +479,8 @@ RunBatch(List *group, char **stream_end)
 	int			batch_size = INT_MAX;
 	char	   *stream_name;
 	char	   *sql;
+	BatchCuts  *cuts;
+	List	   *later_ends = NIL;
 	StringInfoData names;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -555,48 +615,97 @@ RunBatch(List *group, char **stream_end)
 	 * is done only when more than batch_size events can have been committed
 	 * since the views' last batches began (MayExceed) and the stream's
 	 * segments are large enough to hold that many (36 bytes is the least a
-	 * row takes).
+	 * row takes), and once for a backlog of many batches (BatchCuts).
 	 */
-	argtypes[0] = PG_SNAPSHOTOID;
-	values[0] = progress;
-	argtypes[1] = INT4OID;
-	values[1] = Int32GetDatum(batch_size);
-	argtypes[2] = OIDOID;
-	values[2] = ObjectIdGetDatum(first->stream);
-	argtypes[3] = TEXTOID;
-	values[3] = *stream_end ? CStringGetTextDatum(*stream_end) : (Datum) 0;
-	argtypes[4] = BOOLOID;
-	values[4] = BoolGetDatum(MayExceed(views, committed, commits, batch_size));
-	sql = psprintf("SELECT CASE WHEN x IS NULL THEN s"
-				   "            ELSE stream_ext._snapshot_before(s, x + 1) END, x IS NOT NULL"
-				   "  FROM (SELECT s,"
-				   "          (SELECT t.x FROM (SELECT t.x, pg_catalog.sum(t.n) OVER (ORDER BY t.x) AS upto"
-				   "                              FROM (SELECT %s & %lld AS x, pg_catalog.count(*) AS n FROM %s"
-				   "                                     WHERE $5 AND (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
-				   "                                              FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid)"
-				   "                                           > $2::pg_catalog.int8 * 36"
-				   "                                       AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, s)"
-				   "                                     GROUP BY 1) t) t"
-				   "            WHERE t.upto >= $2 ORDER BY t.x LIMIT 1) AS x"
-				   "          FROM (SELECT CASE WHEN stream_ext.covers($4::pg_catalog.pg_snapshot, $1)"
-				   "                            THEN $4::pg_catalog.pg_snapshot"
-				   "                            ELSE pg_catalog.pg_current_snapshot() END AS s) e) q",
-				   STREAM_TAG_COLUMN, (long long) STREAM_TAG_XID_MASK, stream_name,
-				   STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
-	if (SPI_execute_plan(Prepare(sql, 5, argtypes), values, *stream_end ? NULL : "   n ",
-						 false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not find where the batch of %s ends", stream_name);
-	batch_end = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-								  false, -1);
-	more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	end_text = MemoryContextStrdup(round_context,
-								   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	cuts = *stream_end == NULL ? FindCuts(first->stream) : NULL;
+	if (cuts != NULL && cuts->ends != NIL && cuts->batch_size == batch_size &&
+		strcmp(cuts->expected, first->progress) == 0)
+	{
+		Oid			typinput;
+		Oid			typioparam;
+		MemoryContext spi;
+
+		/* The next cut of the backlog counted before. */
+		end_text = MemoryContextStrdup(round_context, linitial(cuts->ends));
+		getTypeInputInfo(PG_SNAPSHOTOID, &typinput, &typioparam);
+		batch_end = OidInputFunctionCall(typinput, end_text, typioparam, -1);
+		more = true;
+		spi = MemoryContextSwitchTo(round_context);
+		for_each_from(lc, cuts->ends, 1)
+			later_ends = lappend(later_ends, pstrdup(lfirst(lc)));
+		MemoryContextSwitchTo(spi);
+	}
+	else
+	{
+		ArrayType  *ends;
+
+		argtypes[0] = PG_SNAPSHOTOID;
+		values[0] = progress;
+		argtypes[1] = INT4OID;
+		values[1] = Int32GetDatum(batch_size);
+		argtypes[2] = OIDOID;
+		values[2] = ObjectIdGetDatum(first->stream);
+		argtypes[3] = TEXTOID;
+		values[3] = *stream_end ? CStringGetTextDatum(*stream_end) : (Datum) 0;
+		argtypes[4] = BOOLOID;
+		values[4] = BoolGetDatum(MayExceed(views, committed, commits, batch_size));
+
+		/*
+		 * The cuts: the transactions (in xid order) with which the events
+		 * waiting reach each next multiple of batch_size; the first ends
+		 * this batch, the others are kept for the next ones.
+		 */
+		sql = psprintf("SELECT CASE WHEN q.xs IS NULL THEN s"
+					   "            ELSE stream_ext._snapshot_before(s, q.xs[1] + 1) END, q.xs IS NOT NULL,"
+					   "       (SELECT pg_catalog.array_agg(stream_ext._snapshot_before(s, u.x + 1)::pg_catalog.text ORDER BY u.o)"
+					   "          FROM pg_catalog.unnest(q.xs[2:]) WITH ORDINALITY u(x, o))"
+					   "  FROM (SELECT s,"
+					   "          (SELECT pg_catalog.array_agg(t.x ORDER BY t.x)"
+					   "             FROM (SELECT t.x, t.upto, COALESCE(pg_catalog.lag(t.upto) OVER (ORDER BY t.x), 0) AS before"
+					   "                     FROM (SELECT t.x, pg_catalog.sum(t.n) OVER (ORDER BY t.x) AS upto"
+					   "                             FROM (SELECT %s & %lld AS x, pg_catalog.count(*) AS n FROM %s"
+					   "                                    WHERE $5 AND (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
+					   "                                             FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid)"
+					   "                                          > $2::pg_catalog.int8 * 36"
+					   "                                      AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, s)"
+					   "                                    GROUP BY 1) t) t) t"
+					   "            WHERE pg_catalog.div(t.upto, $2) > pg_catalog.div(t.before, $2)) AS xs"
+					   "          FROM (SELECT CASE WHEN stream_ext.covers($4::pg_catalog.pg_snapshot, $1)"
+					   "                            THEN $4::pg_catalog.pg_snapshot"
+					   "                            ELSE pg_catalog.pg_current_snapshot() END AS s) e) q",
+					   STREAM_TAG_COLUMN, (long long) STREAM_TAG_XID_MASK, stream_name,
+					   STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+		if (SPI_execute_plan(Prepare(sql, 5, argtypes), values, *stream_end ? NULL : "   n ",
+							 false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not find where the batch of %s ends", stream_name);
+		batch_end = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+									  false, -1);
+		more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		end_text = MemoryContextStrdup(round_context,
+									   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull)
+		{
+			Datum	   *elems;
+			int			nelems;
+			MemoryContext spi = MemoryContextSwitchTo(round_context);
+
+			/* Kept past SPI_finish(). */
+			ends = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+			deconstruct_array(ends, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+			for (int j = 0; j < nelems; j++)
+				later_ends = lappend(later_ends, TextDatumGetCString(elems[j]));
+			MemoryContextSwitchTo(spi);
+		}
+	}
 
 	StreamInjectionPoint("batch-bounds");
 
 	/* The batch, read once for every view of the group. */
 	sql = StreamBatchStatement(first->stream, columns, parts_numbers, fragments, true);
+	argtypes[0] = PG_SNAPSHOTOID;
+	values[0] = progress;
 	argtypes[1] = PG_SNAPSHOTOID;
 	values[1] = batch_end;
 	SegmentsToRead(first->stream, progress, values + 2);
@@ -608,6 +717,7 @@ RunBatch(List *group, char **stream_end)
 		elog(ERROR, "could not run the batch of %s", stream_name);
 	StreamApplyingBatch = false;
 	events = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	round_events += events;
 	outcome = palloc(sizeof(Datum) * list_length(views) * VIEW_BATCH_COLUMNS);
 	outnulls = palloc(sizeof(char) * list_length(views) * VIEW_BATCH_COLUMNS);
 	for (int i = 0; i < list_length(views) * VIEW_BATCH_COLUMNS; i++)
@@ -658,11 +768,69 @@ RunBatch(List *group, char **stream_end)
 	CommitTransactionCommand();
 	StreamInjectionPoint("batch-committed");
 	*stream_end = end_text;
+	KeepCuts(first->stream, batch_size, end_text, later_ends);
 
 	/* A batch cut short leaves events behind: count again next time. */
 	if (!more)
 		RememberCount(views, committed, commits);
 	return more;
+}
+
+/*
+ * FindCuts returns the cuts kept for a stream, or NULL.
+ */
+static BatchCuts *
+FindCuts(Oid stream)
+{
+	ListCell   *lc;
+
+	foreach(lc, batch_cuts)
+	{
+		if (((BatchCuts *) lfirst(lc))->stream == stream)
+			return lfirst(lc);
+	}
+	return NULL;
+}
+
+/*
+ * KeepCuts keeps the ends of a stream's next batches, after the one that
+ * ended at expected (see BatchCuts).
+ */
+static void
+KeepCuts(Oid stream, int batch_size, const char *expected, List *ends)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	BatchCuts  *cuts = FindCuts(stream);
+	ListCell   *lc;
+
+	if (cuts == NULL)
+	{
+		if (ends == NIL)
+		{
+			MemoryContextSwitchTo(old);
+			return;
+		}
+		cuts = palloc0(sizeof(BatchCuts));
+		cuts->stream = stream;
+		batch_cuts = lappend(batch_cuts, cuts);
+	}
+	else
+	{
+		pfree(cuts->expected);
+		list_free_deep(cuts->ends);
+	}
+	cuts->batch_size = batch_size;
+	cuts->expected = pstrdup(expected);
+	cuts->ends = NIL;
+	foreach(lc, ends)
+		cuts->ends = lappend(cuts->ends, pstrdup(lfirst(lc)));
+	if (cuts->ends == NIL)
+	{
+		batch_cuts = list_delete_ptr(batch_cuts, cuts);
+		pfree(cuts->expected);
+		pfree(cuts);
+	}
+	MemoryContextSwitchTo(old);
 }
 
 /*

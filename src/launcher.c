@@ -11,6 +11,21 @@
  * so, and the launcher leaves that database alone until some CREATE
  * EXTENSION stream_ext commits.  Workers that die are started again.
  *
+ * A database can have several workers (stream_ext.max_workers_per_database).
+ * They share its streams: each stream is applied by one worker at a time,
+ * the one that claimed it in the registry for its batches (a worker skips
+ * a stream claimed by another).  A worker tells how many workers its last
+ * round could have kept busy (its streams with a backlog, and those other
+ * workers held); while that is more than run, the launcher starts extra
+ * workers for the database, after every database has its first one.  An
+ * extra worker exits when it has had nothing to do for a while, and is
+ * asked to when a database without a worker needs its slot.
+ *
+ * Claims only keep workers from doing the same work twice: exactness does
+ * not rest on them.  A batch locks its views' catalog rows in a REPEATABLE
+ * READ transaction, so of two batches of the same views only one commits
+ * (apply.c).
+ *
  * A worker must never stand in the way of DROP DATABASE, ALTER DATABASE
  * ... RENAME or CREATE DATABASE ... TEMPLATE: the utility hook asks the
  * worker of the database to exit, waits for it, and keeps the launcher
@@ -99,7 +114,9 @@ static bool xact_callback_registered = false;
 static void LauncherScan(List **absent, uint64 *absent_generation,
 						 TimestampTz *retry_at);
 static List *ListDatabases(void);
-static bool StartWorker(int slotno, Oid dboid);
+static bool StartWorker(int slotno, Oid dboid, bool extra);
+static void StartExtraWorkers(List *databases, List *absent, TimestampTz now);
+static bool StopExtraWorker(void);
 static void RecordWaiting(Oid *dboids, StreamWaitReason *reasons, int n, int *counts);
 static void WakeAtCommit(XactEvent event, void *arg);
 static void WakeWorkersOf(Oid dboid, bool flush);
@@ -295,7 +312,7 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 			if (slot->generation == *absent_generation)
 				*absent = lappend_oid(*absent, slot->dboid);
 		}
-		else
+		else if (slot->exit_reason != STREAM_WORKER_IDLE)
 		{
 			/* Failed, or stopped: not again right away. */
 			slot->restart_dboid = slot->dboid;
@@ -308,6 +325,9 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 		slot->dboid = InvalidOid;
 		slot->stop_requested = false;
 		slot->exit_reason = STREAM_WORKER_RUNNING;
+		slot->extra = false;
+		slot->claimed = InvalidOid;
+		slot->wanted = 0;
 	}
 	LWLockRelease(launcher_lock);
 
@@ -363,9 +383,13 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 				*retry_at = not_before;
 			continue;
 		}
-		if (free_slot < 0 || !StartWorker(free_slot, dboid))
+		if (free_slot < 0 || !StartWorker(free_slot, dboid, false))
 		{
 			StreamWaitReason reason = free_slot < 0 ? WAIT_MAX_WORKERS : WAIT_MAX_WORKER_PROCESSES;
+
+			/* A database's first worker before another's extra one. */
+			if (free_slot < 0 && StopExtraWorker())
+				*retry_at = TimestampTzPlusMilliseconds(now, 10);
 
 			unstarted[reason]++;
 			if (nwaiting < WAITING)
@@ -378,6 +402,151 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 		}
 	}
 	RecordWaiting(waiting_dboid, waiting_reason, nwaiting, unstarted);
+	if (nwaiting == 0)
+		StartExtraWorkers(databases, *absent, now);
+}
+
+/*
+ * StartExtraWorkers starts, in free slots, the extra workers that the
+ * databases' workers asked for (see the top of the file).
+ */
+static void
+StartExtraWorkers(List *databases, List *absent, TimestampTz now)
+{
+	ListCell   *lc;
+
+	foreach(lc, databases)
+	{
+		Oid			dboid = lfirst_oid(lc);
+		int			running = 0;
+		int			wanted = 1;
+		int			free_slot = -1;
+
+		if (list_member_oid(absent, dboid))
+			continue;
+		LWLockAcquire(launcher_lock, LW_SHARED);
+		for (int i = 0; i < stream_ext_max_workers; i++)
+		{
+			StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+			if (slot->dboid == dboid)
+			{
+				running++;
+				wanted = Max(wanted, slot->wanted);
+			}
+			else if (slot->dboid == InvalidOid && free_slot < 0)
+				free_slot = i;
+		}
+		LWLockRelease(launcher_lock);
+
+		/* Only next to a running first worker, and never to wait for a slot. */
+		if (running == 0 || free_slot < 0 ||
+			running >= Min(wanted, stream_ext_max_workers_per_database))
+			continue;
+		(void) StartWorker(free_slot, dboid, true);
+	}
+}
+
+/*
+ * StopExtraWorker asks one extra worker to exit, so that its slot goes to
+ * a database without a worker, and tells whether there was one.
+ */
+static bool
+StopExtraWorker(void)
+{
+	bool		found = false;
+
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	for (int i = 0; i < stream_ext_max_workers && !found; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+		if (slot->extra && slot->dboid != InvalidOid)
+		{
+			found = true;
+			if (!slot->stop_requested)
+			{
+				slot->stop_requested = true;
+				if (slot->latch != NULL)
+					SetLatch(slot->latch);
+			}
+		}
+	}
+	LWLockRelease(launcher_lock);
+	return found;
+}
+
+/*
+ * StreamClaimStream claims a stream for the batches of the worker in slot
+ * me (releasing the one it held), unless another worker of its database
+ * holds it; it tells whether the stream is the worker's now.
+ */
+bool
+StreamClaimStream(StreamWorkerSlot *me, Oid stream)
+{
+	bool		free = true;
+
+	if (me == NULL)
+		return true;
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	for (int i = 0; i < stream_ext_max_workers && free; i++)
+	{
+		StreamWorkerSlot *slot = &launcher_shared->slots[i];
+
+		if (slot != me && slot->dboid == me->dboid && slot->claimed == stream)
+			free = false;
+	}
+	me->claimed = free ? stream : InvalidOid;
+	LWLockRelease(launcher_lock);
+	return free;
+}
+
+/*
+ * StreamReleaseStream gives up the stream the worker in slot me holds.
+ */
+void
+StreamReleaseStream(StreamWorkerSlot *me)
+{
+	if (me == NULL)
+		return;
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	me->claimed = InvalidOid;
+	LWLockRelease(launcher_lock);
+}
+
+/*
+ * StreamWantWorkers records how many workers the last round of the worker
+ * in slot me could have kept busy, and wakes the launcher when that is
+ * more than its database runs.
+ */
+void
+StreamWantWorkers(StreamWorkerSlot *me, int wanted)
+{
+	int			running = 0;
+
+	if (me == NULL)
+		return;
+	LWLockAcquire(launcher_lock, LW_EXCLUSIVE);
+	me->wanted = wanted;
+	for (int i = 0; i < stream_ext_max_workers; i++)
+		running += launcher_shared->slots[i].dboid == me->dboid;
+	if (running < Min(wanted, stream_ext_max_workers_per_database) &&
+		launcher_shared->launcher_latch != NULL)
+		SetLatch(launcher_shared->launcher_latch);
+	LWLockRelease(launcher_lock);
+}
+
+/*
+ * StreamDefaultWorkersPerDatabase is the default of
+ * stream_ext.max_workers_per_database: half the server's cores, at least
+ * 1 and at most 8, leaving the other half to the sessions that write.
+ */
+int
+StreamDefaultWorkersPerDatabase(void)
+{
+	long		cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (int) Max(1, Min(8, cores / 2));
 }
 
 /*
@@ -429,7 +598,7 @@ RecordWaiting(Oid *dboids, StreamWaitReason *reasons, int n, int *counts)
 
 /*
  * stream_ext_worker_state tells what the worker of the current database
- * is doing: "running", "starting", "waiting: ..." (for a free slot, with
+ * is doing: "running" (or "running: N workers"), "starting", "waiting: ..." (for a free slot, with
  * the setting to raise), "restarting" (after a failure), "paused" (for a
  * database command) or "disabled" (stream_ext.enabled is off).
  */
@@ -438,6 +607,7 @@ stream_ext_worker_state(PG_FUNCTION_ARGS)
 {
 	const char *state = "starting";
 	TimestampTz now = GetCurrentTimestamp();
+	int			running = 0;
 
 	if (launcher_shared == NULL)
 		PG_RETURN_TEXT_P(cstring_to_text("not loaded"));
@@ -463,12 +633,17 @@ stream_ext_worker_state(PG_FUNCTION_ARGS)
 		StreamWorkerSlot *slot = &launcher_shared->slots[i];
 
 		if (slot->dboid == MyDatabaseId)
-			state = slot->pid != 0 ? "running" : "starting";
+		{
+			running += slot->pid != 0;
+			state = running > 0 ? "running" : "starting";
+		}
 		else if (slot->restart_dboid == MyDatabaseId && slot->restart_at > now &&
 				 strcmp(state, "starting") == 0)
 			state = "restarting";
 	}
 	LWLockRelease(launcher_lock);
+	if (running > 1)
+		state = psprintf("running: %d workers", running);
 	PG_RETURN_TEXT_P(cstring_to_text(state));
 }
 
@@ -508,10 +683,11 @@ ListDatabases(void)
 }
 
 /*
- * StartWorker starts the worker of a database in a free slot.
+ * StartWorker starts a worker of a database in a free slot: its first, or
+ * an extra one.
  */
 static bool
-StartWorker(int slotno, Oid dboid)
+StartWorker(int slotno, Oid dboid, bool extra)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -536,6 +712,9 @@ StartWorker(int slotno, Oid dboid)
 	slot->stop_requested = false;
 	slot->exit_reason = STREAM_WORKER_RUNNING;
 	slot->generation = launcher_shared->generation;
+	slot->extra = extra;
+	slot->claimed = InvalidOid;
+	slot->wanted = 0;
 	LWLockRelease(launcher_lock);
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
@@ -550,15 +729,16 @@ StartWorker(int slotno, Oid dboid)
 }
 
 /*
- * StreamStopDatabaseWorker asks the worker of a database to exit before a
- * command that needs the database without other sessions, waits for it,
- * and keeps it from being restarted for a few seconds.
+ * StreamStopDatabaseWorker asks the workers of a database to exit before
+ * a command that needs the database without other sessions, waits for
+ * them, and keeps them from being restarted for a few seconds.
  */
 void
 StreamStopDatabaseWorker(Oid dboid)
 {
 	TimestampTz deadline;
-	pid_t		pid = 0;
+	pid_t		pids[64];
+	int			npids = 0;
 	int			slotno;
 
 	if (launcher_shared == NULL || !OidIsValid(dboid))
@@ -587,27 +767,30 @@ StreamStopDatabaseWorker(Oid dboid)
 		if (slot->dboid == dboid && slot->pid != 0)
 		{
 			slot->stop_requested = true;
-			pid = slot->pid;
+			if (npids < lengthof(pids))
+				pids[npids++] = slot->pid;
 		}
 	}
 	LWLockRelease(launcher_lock);
 
-	if (pid == 0)
-		return;
-
 	/*
-	 * The worker exits at its next wake-up; a worker busy in a batch gets
+	 * The workers exit at their next wake-up; a worker busy in a batch gets
 	 * SIGTERM after a moment (its transaction is then rolled back).
 	 */
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DATABASE_COMMAND_WAIT_MS);
-	for (int waited = 0; GetCurrentTimestamp() < deadline; waited += 10)
+	for (int waited = 0; npids > 0 && GetCurrentTimestamp() < deadline; waited += 10)
 	{
-		if (kill(pid, 0) != 0)
+		for (int i = npids - 1; i >= 0; i--)
+		{
+			if (kill(pids[i], 0) != 0)
+				pids[i] = pids[--npids];
+			else if (waited == 2000)
+				(void) kill(pids[i], SIGTERM);
+		}
+		if (npids == 0)
 			break;
 		if (waited == 0)
 			WakeWorkersOf(dboid, false);
-		else if (waited == 2000)
-			(void) kill(pid, SIGTERM);
 		CHECK_FOR_INTERRUPTS();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10L, PG_WAIT_EXTENSION);

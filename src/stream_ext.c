@@ -26,6 +26,7 @@ void		_PG_init(void);
 
 bool		stream_ext_enabled = true;
 int			stream_ext_max_workers = 8;
+int			stream_ext_max_workers_per_database = 1;
 int			stream_ext_idle_interval = 1000;
 int			stream_ext_batch_interval = 20;
 int			stream_ext_batch_size = 1000000;
@@ -72,6 +73,15 @@ _PG_init(void)
 							&stream_ext_max_workers,
 							8, 1, 1000,
 							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("stream_ext.max_workers_per_database",
+							"Most stream_ext workers that apply batches in one database at once.",
+							"Each stream is applied by one worker at a time; a database's extra workers start while several of its streams have a backlog, and exit when idle.  The default is half the server's cores, at least 1 and at most 8.",
+							&stream_ext_max_workers_per_database,
+							StreamDefaultWorkersPerDatabase(), 1, 64,
+							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
 

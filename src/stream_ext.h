@@ -66,7 +66,8 @@ typedef enum StreamWorkerExit
 {
 	STREAM_WORKER_RUNNING = 0,
 	STREAM_WORKER_NO_EXTENSION,	/* its database lacks the extension */
-	STREAM_WORKER_STOPPED		/* asked to stop */
+	STREAM_WORKER_STOPPED,		/* asked to stop */
+	STREAM_WORKER_IDLE			/* an extra worker with nothing left to do */
 } StreamWorkerExit;
 
 /* A per-database worker in the launcher's registry (launcher.c). */
@@ -82,11 +83,15 @@ typedef struct StreamWorkerSlot
 	TimestampTz restart_at;		/* ... and when to start it again */
 	pg_atomic_uint64 requests;	/* wake-ups asked for (commits, flushes) */
 	pg_atomic_uint64 flushes;	/* of which flush() calls (not delayed) */
+	bool		extra;			/* not its database's first worker */
+	Oid			claimed;		/* the stream it applies batches of, or 0 */
+	int			wanted;			/* workers its last round could have kept busy */
 } StreamWorkerSlot;
 
 /* GUCs (stream_ext.c) */
 extern bool stream_ext_enabled;
 extern int	stream_ext_max_workers;
+extern int	stream_ext_max_workers_per_database;
 extern int	stream_ext_idle_interval;
 extern int	stream_ext_batch_interval;
 extern int	stream_ext_max_streams;
@@ -103,6 +108,10 @@ extern Size StreamLauncherShmemSize(void);
 extern void StreamLauncherShmemInit(void);
 extern void StreamRegisterLauncher(void);
 extern StreamWorkerSlot *StreamWorkerSlotGet(int slotno);
+extern bool StreamClaimStream(StreamWorkerSlot *me, Oid stream);
+extern void StreamReleaseStream(StreamWorkerSlot *me);
+extern void StreamWantWorkers(StreamWorkerSlot *me, int wanted);
+extern int	StreamDefaultWorkersPerDatabase(void);
 extern PGDLLEXPORT void StreamLauncherMain(Datum main_arg);
 extern void StreamStopDatabaseWorker(Oid dboid);
 extern void StreamWakeWorkerAtCommit(void);
@@ -154,11 +163,12 @@ extern char *StreamWindowEventClosed(StreamWindow *window, const char *ts_sql,
 extern bool StreamHopToPanes(struct Query *query, StreamWindow *window, struct List *keys);
 
 /* apply.c */
-extern bool StreamApplyViews(void);
+extern bool StreamApplyViews(bool *more);
 extern bool StreamRetriesPending(void);
 
 /* worker.c */
 extern PGDLLEXPORT void StreamWorkerMain(Datum main_arg);
+extern StreamWorkerSlot *MyStreamWorkerSlot;
 
 /* shmem.c */
 extern Size StreamShmemSize(void);

@@ -9,7 +9,8 @@
  * their owners).  It sleeps on its latch, woken by commits that concern
  * it or by the idle interval, and exits when its database no longer has
  * the extension, when stream_ext.enabled is turned off, or when a
- * database command asks it to.
+ * database command asks it to.  An extra worker of a database (launcher.c)
+ * also exits after EXTRA_IDLE_MS without a batch to apply.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +35,11 @@
 /* Pruning passes while batches keep coming: at most one per this. */
 #define PRUNE_INTERVAL_MS 100
 
+/* An extra worker that applied no batch for this long exits. */
+#define EXTRA_IDLE_MS 10000
+
+/* The worker's slot in the launcher's registry; NULL in other backends. */
+StreamWorkerSlot *MyStreamWorkerSlot = NULL;
 static StreamWorkerSlot *my_slot = NULL;
 
 static bool ExtensionPresent(void);
@@ -58,9 +64,10 @@ StreamWorkerMain(Datum main_arg)
 	uint64		flushes_handled = 0;
 	TimestampTz last_round = 0;
 	TimestampTz last_prune = 0;
+	TimestampTz last_work;
 
 	memcpy(&slotno, MyBgworkerEntry->bgw_extra, sizeof(int));
-	my_slot = StreamWorkerSlotGet(slotno);
+	my_slot = MyStreamWorkerSlot = StreamWorkerSlotGet(slotno);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -72,6 +79,7 @@ StreamWorkerMain(Datum main_arg)
 
 	my_slot->pid = MyProcPid;
 	my_slot->latch = MyLatch;
+	last_work = GetCurrentTimestamp();
 
 	for (;;)
 	{
@@ -129,9 +137,13 @@ StreamWorkerMain(Datum main_arg)
 			last_round = GetCurrentTimestamp();
 			handled = requests;
 			flushes_handled = flushes;
-			more = StreamApplyViews();
+			if (StreamApplyViews(&more))
+				last_work = GetCurrentTimestamp();
 			prune_pending = true;
 		}
+		if (my_slot->extra &&
+			TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), EXTRA_IDLE_MS))
+			WorkerExit(STREAM_WORKER_IDLE);
 
 		/*
 		 * After batches, retire full segments and truncate consumed ones,
