@@ -421,6 +421,7 @@ StartExtraWorkers(List *databases, List *absent, TimestampTz now)
 		int			running = 0;
 		int			wanted = 1;
 		int			free_slot = -1;
+		bool		stopping = false;
 
 		if (list_member_oid(absent, dboid))
 			continue;
@@ -433,11 +434,18 @@ StartExtraWorkers(List *databases, List *absent, TimestampTz now)
 			{
 				running++;
 				wanted = Max(wanted, slot->wanted);
+				stopping |= slot->stop_requested;
 			}
 			else if (slot->dboid == InvalidOid && free_slot < 0)
 				free_slot = i;
 		}
+		/* Not while a database command keeps the database's workers out. */
+		for (int i = 0; i < PAUSES; i++)
+			stopping |= launcher_shared->paused_dboid[i] == dboid &&
+				launcher_shared->paused_until[i] > now;
 		LWLockRelease(launcher_lock);
+		if (stopping)
+			continue;
 
 		/* Only next to a running first worker, and never to wait for a slot. */
 		if (running == 0 || free_slot < 0 ||
