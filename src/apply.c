@@ -133,8 +133,9 @@ static void RememberCount(List *views, uint64 committed, uint64 commits);
 /* Lives for one round of batches. */
 static MemoryContext round_context = NULL;
 
-/* Events the round's batches applied. */
+/* Events the round's batches applied; streams with active views. */
 static int64 round_events = 0;
+static int	round_streams = 0;
 
 /*
  * The statements of batches, prepared once and kept (SPI_keepplan): the
@@ -217,6 +218,13 @@ StreamApplyViews(bool *more)
 										  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(round_context);
 	views = ActiveViews();
+	round_streams = 0;
+	foreach(lc, views)
+	{
+		if (foreach_current_index(lc) == 0 ||
+			((ActiveView *) lfirst(lc))->stream != ((ActiveView *) list_nth(views, foreach_current_index(lc) - 1))->stream)
+			round_streams++;
+	}
 
 	foreach(lc, views)
 	{
@@ -699,6 +707,13 @@ RunBatch(List *group, char **stream_end)
 			MemoryContextSwitchTo(spi);
 		}
 	}
+
+	/*
+	 * A backlog, and other streams waiting behind it: another worker could
+	 * take them while this batch runs.
+	 */
+	if (more && round_streams > 1)
+		StreamWantWorkers(MyStreamWorkerSlot, round_streams);
 
 	StreamInjectionPoint("batch-bounds");
 

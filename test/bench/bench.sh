@@ -25,6 +25,17 @@
 # W4: pgbench, 8 clients, 1-10 events per transaction (insert.pgbench),
 # into a stream with W1's view and, alternating, into a plain table (P4);
 # freshness probed meanwhile (w4.sql).
+# W5: bulk load: every event in ONE COPY transaction into W1's stream and
+# view, against B3 loaded the same way (B3t), on both data sets (W5m and
+# B3tm on "1m").  B35: COPY then W2's five queries (b35.sql), W2's baseline.
+# Catch-up (CU1, CU10): W1's view paused over a backlog of events / 5 and
+# of twice the events (1 M and 10 M by default), resumed: events/s until
+# flush() returns.  Parallel catch-up (PAR1, PAR2): two streams with W1's
+# view, each with a backlog of every event, resumed together with
+# stream_ext.max_workers_per_database = 1, then 2.
+# The engine's overhead factor: the worker's CPU seconds over W1's and W3's
+# loads against those of one plain GROUP BY of W1's query over the same
+# rows without parallel workers (groupby_cpu.sql, measured after B3t).
 #
 # End to end: from the start of the load until the results are final
 # (streams: flush() returned).  Writer side: until the last COPY returned.
@@ -124,13 +135,19 @@ start_workload() {  # $1: script, $2: database; sets pid, memfile, sampler, cpu0
 }
 
 stop_sampler() {
-    if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; fi
+    if [ -n "${sampler:-}" ]; then kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; fi
+    sampler=
 }
+trap stop_sampler EXIT
 
-run_one() {         # $1: label, $2: workload script, $3: data set, $4: repetition
-    local label=$1 w=$2 set=$3 rep=$4 db=bench_$1_$4 t0 t1 t2 wal1 cpu1 storage verified=-
+run_one() {         # $1: label, $2: workload script, $3: data set, $4: repetition, $5: "onetx"
+    local label=$1 w=$2 set=$3 rep=$4 db=bench_$1_$4 t0 t1 t2 wal1 cpu1 storage verified=- groupby=0
     start_workload "$w" "$db"
-    load_script ev "$set" >"$dir/load_$db.sql"
+    if [ "${5:-}" = onetx ]; then
+        { echo "BEGIN;"; load_script ev "$set"; echo "COMMIT;"; } >"$dir/load_$db.sql"
+    else
+        load_script ev "$set" >"$dir/load_$db.sql"
+    fi
     t0=$(now)
     psqlq -d "$db" -f "$dir/load_$db.sql"
     t1=$(now)
@@ -140,16 +157,80 @@ run_one() {         # $1: label, $2: workload script, $3: data set, $4: repetiti
     cpu1=$(worker_cpu "$pid")
     stop_sampler
     storage=$(phase "$w" "$db" storage)
+    if [ "${5:-}" = onetx ] && [ "$w" = b3 ]; then
+        groupby=$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -f "$here/groupby_cpu.sql")
+    fi
     if [ "$rep" -eq 1 ] && [ "$w" != b0 ]; then
         psqlq -d "$db" -c "CREATE TABLE oracle_events (sensor_id int, temp float8, ts timestamptz)"
         load_script oracle_events "$set" | psqlq -d "$db"
         verified=$(phase "$w" "$db" verify | verdict)
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$set" "$rep" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$set" "$rep" \
         "$(python3 -c "print($events / ($t2 - $t0))")" "$(python3 -c "print($events / ($t1 - $t0))")" \
         "$(python3 -c "print($wal1 / $events)")" "$(( cpu1 - cpu0 ))" "$(cat "$memfile")" \
-        "${storage:-0}" "$verified" >>"$results"
+        "${storage:-0}" "$verified" "${groupby:-0}" >>"$results"
     psqlq -d postgres -c "DROP DATABASE $db"
+}
+
+set_workers() {     # $1: stream_ext.max_workers_per_database
+    psqlq -d postgres -c "ALTER SYSTEM SET stream_ext.max_workers_per_database = $1" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+run_catchup() {     # $1: label, $2: events in the backlog, $3: repetition
+    local label=$1 n=$2 rep=$3 db=bench_$1_$3 t0 t1 cpu1 i loaded=0 verified=-
+    start_workload w1 "$db"
+    psqlq -d "$db" -c "SELECT stream_ext.pause_continuous_view('result')" >/dev/null
+    : >"$dir/load_$db.sql"
+    while [ "$loaded" -lt "$n" ]; do
+        for ((i = 0; i < nchunks && loaded < n; i++)); do
+            echo "COPY ev (sensor_id, temp, ts) FROM '$dir/1k/events_$i.csv' (FORMAT csv);" >>"$dir/load_$db.sql"
+            loaded=$((loaded + chunk))
+        done
+    done
+    psqlq -d "$db" -f "$dir/load_$db.sql"
+    psqlq -d "$db" -c "CHECKPOINT"
+    pid=$(worker_pid "$db")
+    cpu0=$(worker_cpu "$pid")
+    t0=$(now)
+    psqlq -d "$db" -c "SELECT stream_ext.resume_continuous_view('result')" -c "SELECT stream_ext.flush('1 hour')" >/dev/null
+    t1=$(now)
+    cpu1=$(worker_cpu "$pid")
+    stop_sampler
+    if [ "$rep" -eq 1 ]; then
+        verified=$(psql -X -At -d "$db" -c "SELECT 'result', (SELECT sum(n) FROM result) - $loaded, (SELECT count(*) FROM result)" | tr '|' ' ' | verdict)
+    fi
+    printf '%s\tcatchup\t%s\t%s\t%s\t0\t%s\t%s\t0\t%s\t0\n' "$label" "$rep" \
+        "$(python3 -c "print($loaded / ($t1 - $t0))")" "$loaded" "$(( cpu1 - cpu0 ))" "$(cat "$memfile")" \
+        "$verified" >>"$results"
+    psqlq -d postgres -c "DROP DATABASE $db"
+}
+
+run_parallel() {    # $1: label, $2: workers per database, $3: repetition
+    local label=$1 workers=$2 rep=$3 db=bench_$1_$3 t0 t1 verified=-
+    set_workers "$workers"
+    start_workload w1 "$db"
+    psqlq -d "$db" -c "CREATE TABLE ev2 (sensor_id int NOT NULL, temp float8 NOT NULL, ts timestamptz NOT NULL)" \
+        -c "SELECT stream_ext.create_stream('ev2', event_time => 'ts')" \
+        -c "SELECT stream_ext.create_continuous_view('result2', \$\$
+              SELECT sensor_id, stream_ext.tumble(ts, '1 minute') AS minute,
+                     count(*) AS n, sum(temp) AS total, avg(temp) AS avg_temp, min(temp) AS lo, max(temp) AS hi
+                FROM ev2 GROUP BY sensor_id, minute\$\$, paused => true)" \
+        -c "SELECT stream_ext.pause_continuous_view('result')" >/dev/null
+    { load_script ev 1k; load_script ev2 1k; } | psqlq -d "$db"
+    psqlq -d "$db" -c "CHECKPOINT"
+    t0=$(now)
+    psqlq -d "$db" -c "SELECT stream_ext.resume_continuous_view('result'), stream_ext.resume_continuous_view('result2')" \
+        -c "SELECT stream_ext.flush('1 hour')" >/dev/null
+    t1=$(now)
+    stop_sampler
+    if [ "$rep" -eq 1 ]; then
+        verified=$(psql -X -At -d "$db" -c "SELECT 'result', (SELECT sum(n) FROM result) + (SELECT sum(n) FROM result2) - 2 * $events, (SELECT count(*) FROM result) + (SELECT count(*) FROM result2)" | tr '|' ' ' | verdict)
+    fi
+    printf '%s\tparallel\t%s\t%s\t%s\t0\t0\t0\t0\t%s\t0\n' "$label" "$rep" \
+        "$(python3 -c "print(2 * $events / ($t1 - $t0))")" "$workers" "$verified" >>"$results"
+    psqlq -d postgres -c "DROP DATABASE $db"
+    set_workers 1
 }
 
 run_w4() {          # $1: p4 or w4, $2: repetition
@@ -185,16 +266,21 @@ selected() {        # $1: label, $2: data set
     for l in $only; do
         [ "$l" = "$1" ] && return 0
         [ "$1" = b0 ] && [ "$l" != w4 ] && [ "$l" != p4 ] && [ "$(set_of "$l")" = "$2" ] && return 0
+        [ "$1" = b3t ] && [ "$l" = w5 ] && return 0
+        [ "$1" = b3tm ] && [ "$l" = w5m ] && return 0
+        [ "$1" = b35 ] && [ "$l" = w2 ] && return 0
+        [ "$1" = cu1 ] && [ "$l" = cu10 ] && return 0
+        [ "$1" = par1 ] && [ "$l" = par2 ] && return 0
         [ "$1" = p4 ] && [ "$l" = w4 ] && return 0
     done
     return 1
 }
-set_of() { case "$1" in w3) echo 1m ;; *) echo 1k ;; esac; }
+set_of() { case "$1" in w3|w5m|b3tm) echo 1m ;; *) echo 1k ;; esac; }
 uses_set() {        # $1: data set
     [ -z "$only" ] && return 0
     local l
     for l in $only; do
-        case "$l" in w4|p4) ;; *) [ "$(set_of "$l")" = "$1" ] && return 0 ;; esac
+        case "$l" in w4|p4) ;; cu*|par*) [ "$1" = 1k ] && return 0 ;; *) [ "$(set_of "$l")" = "$1" ] && return 0 ;; esac
     done
     return 1
 }
@@ -203,12 +289,25 @@ uses_set 1k && generate 1k 1000 1
 uses_set 1m && generate 1m 1000000 5
 
 for ((rep = 1; rep <= reps; rep++)); do
-    for job in b0:b0:1k w1:w1:1k w2:w2:1k b1:b1:1k b2:b2:1k b3:b3:1k \
-               b0:b0:1m w3:w1:1m b1:b1:1m b3:b3:1m; do
-        IFS=: read -r label w set <<<"$job"
+    for job in b0:b0:1k w1:w1:1k w2:w2:1k b1:b1:1k b2:b2:1k b3:b3:1k b35:b35:1k \
+               w5:w1:1k:onetx b3t:b3:1k:onetx \
+               b0:b0:1m w3:w1:1m b1:b1:1m b3:b3:1m w5m:w1:1m:onetx b3tm:b3:1m:onetx; do
+        IFS=: read -r label w set mode <<<"$job"
         selected "$label" "$set" || continue
-        echo "== repetition $rep: $label on $set"
-        run_one "$label" "$w" "$set" "$rep"
+        echo "== repetition $rep: $label on $set${mode:+ ($mode)}"
+        run_one "$label" "$w" "$set" "$rep" "$mode"
+    done
+    for job in cu1:$((events / 5)) cu10:$((events * 2)); do
+        IFS=: read -r label n <<<"$job"
+        selected "$label" - || continue
+        echo "== repetition $rep: $label (catch-up of $n events)"
+        run_catchup "$label" "$n" "$rep"
+    done
+    for job in par1:1 par2:2; do
+        IFS=: read -r label workers <<<"$job"
+        selected "$label" - || continue
+        echo "== repetition $rep: $label (two streams' backlogs, $workers worker(s))"
+        run_parallel "$label" "$workers" "$rep"
     done
     for w in p4 w4; do
         selected "$w" - || continue
