@@ -113,7 +113,10 @@ static HTAB *seen_counts = NULL;
  * progress is still where that batch ended (expected), with the same
  * batch_size; each is a snapshot the scan's snapshot covers, limited to
  * the transactions up to a cut, so a batch that ends there holds whole
- * transactions that had committed then.
+ * transactions that had committed then.  With it, as "end;lo;hi", the
+ * lowest and highest ctid of those transactions' rows in any segment (the
+ * scan saw every one of them, and stream rows never move): the batch
+ * reads only the blocks between, not the rest of a large segment.
  */
 typedef struct BatchCuts
 {
@@ -472,8 +475,8 @@ RunBatch(List *group, char **stream_end)
 	List	   *columns = NIL;
 	List	   *locked = NIL;
 	ListCell   *lc;
-	Oid			argtypes[6];
-	Datum		values[6];
+	Oid			argtypes[8];
+	Datum		values[8];
 	bool		isnull;
 	char	   *end_text;
 	uint64		committed;
@@ -489,6 +492,8 @@ RunBatch(List *group, char **stream_end)
 	char	   *sql;
 	BatchCuts  *cuts;
 	List	   *later_ends = NIL;
+	char	   *lo_text = NULL;	/* the batch's rows lie between these */
+	char	   *hi_text = NULL;
 	StringInfoData names;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -633,8 +638,12 @@ RunBatch(List *group, char **stream_end)
 		Oid			typioparam;
 		MemoryContext spi;
 
-		/* The next cut of the backlog counted before. */
+		/* The next cut of the backlog counted before: "end;lo;hi". */
 		end_text = MemoryContextStrdup(round_context, linitial(cuts->ends));
+		lo_text = strchr(end_text, ';');
+		hi_text = strchr(lo_text + 1, ';');
+		*lo_text++ = '\0';
+		*hi_text++ = '\0';
 		getTypeInputInfo(PG_SNAPSHOTOID, &typinput, &typioparam);
 		batch_end = OidInputFunctionCall(typinput, end_text, typioparam, -1);
 		more = true;
@@ -659,28 +668,45 @@ RunBatch(List *group, char **stream_end)
 		values[4] = BoolGetDatum(MayExceed(views, committed, commits, batch_size));
 
 		/*
+		 * Maybe a backlog, and other streams waiting behind it: another
+		 * worker could take them while this one counts and applies.
+		 */
+		if (DatumGetBool(values[4]) && round_streams > 1)
+			StreamWantWorkers(MyStreamWorkerSlot, round_streams);
+
+		/*
 		 * The cuts: the transactions (in xid order) with which the events
 		 * waiting reach each next multiple of batch_size; the first ends
 		 * this batch, the others are kept for the next ones.
 		 */
-		sql = psprintf("SELECT CASE WHEN q.xs IS NULL THEN s"
-					   "            ELSE stream_ext._snapshot_before(s, q.xs[1] + 1) END, q.xs IS NOT NULL,"
-					   "       (SELECT pg_catalog.array_agg(stream_ext._snapshot_before(s, u.x + 1)::pg_catalog.text ORDER BY u.o)"
-					   "          FROM pg_catalog.unnest(q.xs[2:]) WITH ORDINALITY u(x, o))"
-					   "  FROM (SELECT s,"
-					   "          (SELECT pg_catalog.array_agg(t.x ORDER BY t.x)"
-					   "             FROM (SELECT t.x, t.upto, COALESCE(pg_catalog.lag(t.upto) OVER (ORDER BY t.x), 0) AS before"
-					   "                     FROM (SELECT t.x, pg_catalog.sum(t.n) OVER (ORDER BY t.x) AS upto"
-					   "                             FROM (SELECT %s & %lld AS x, pg_catalog.count(*) AS n FROM %s"
-					   "                                    WHERE $5 AND (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
-					   "                                             FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid)"
-					   "                                          > $2::pg_catalog.int8 * 36"
-					   "                                      AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, s)"
-					   "                                    GROUP BY 1) t) t) t"
-					   "            WHERE pg_catalog.div(t.upto, $2) > pg_catalog.div(t.before, $2)) AS xs"
+		sql = psprintf("SELECT CASE WHEN q.xs IS NULL THEN q.s"
+					   "            ELSE stream_ext._snapshot_before(q.s, q.xs[1] + 1) END, q.xs IS NOT NULL,"
+					   "       (SELECT pg_catalog.array_agg(stream_ext._snapshot_before(q.s, u.x + 1)::pg_catalog.text"
+					   "                                    OPERATOR(pg_catalog.||) ';' OPERATOR(pg_catalog.||) u.lo::pg_catalog.text"
+					   "                                    OPERATOR(pg_catalog.||) ';' OPERATOR(pg_catalog.||) u.hi::pg_catalog.text ORDER BY u.o)"
+					   "          FROM ROWS FROM (pg_catalog.unnest(q.xs[2:]), pg_catalog.unnest(q.los[2:]), pg_catalog.unnest(q.his[2:]))"
+					   "               WITH ORDINALITY u(x, lo, hi, o)),"
+					   "       q.los[1]::pg_catalog.text, q.his[1]::pg_catalog.text"
+					   "  FROM (SELECT e.s, c.xs, c.los, c.his"
 					   "          FROM (SELECT CASE WHEN stream_ext.covers($4::pg_catalog.pg_snapshot, $1)"
 					   "                            THEN $4::pg_catalog.pg_snapshot"
-					   "                            ELSE pg_catalog.pg_current_snapshot() END AS s) e) q",
+					   "                            ELSE pg_catalog.pg_current_snapshot() END AS s OFFSET 0) e,"
+					   "       LATERAL (SELECT pg_catalog.array_agg(c.x ORDER BY c.g) AS xs, pg_catalog.array_agg(c.lo ORDER BY c.g) AS los,"
+					   "                       pg_catalog.array_agg(c.hi ORDER BY c.g) AS his"
+					   "                  FROM (SELECT t.g, pg_catalog.max(t.x) AS x, pg_catalog.min(t.lo) AS lo, pg_catalog.max(t.hi) AS hi"
+					   "                          FROM (SELECT t.*, COALESCE(pg_catalog.sum(t.cut::pg_catalog.int4) OVER (ORDER BY t.x"
+					   "                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS g"
+					   "                                  FROM (SELECT t.x, t.lo, t.hi, pg_catalog.div(t.upto, $2)"
+					   "                                               > pg_catalog.div(COALESCE(pg_catalog.lag(t.upto) OVER (ORDER BY t.x), 0), $2) AS cut"
+					   "                                          FROM (SELECT t.x, t.lo, t.hi, pg_catalog.sum(t.n) OVER (ORDER BY t.x) AS upto"
+					   "                                                  FROM (SELECT %s & %lld AS x, pg_catalog.count(*) AS n,"
+					   "                                                               pg_catalog.min(ctid) AS lo, pg_catalog.max(ctid) AS hi FROM %s"
+					   "                                                         WHERE $5 AND (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
+					   "                                                                  FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid)"
+					   "                                                               > $2::pg_catalog.int8 * 36"
+					   "                                                           AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, e.s)"
+					   "                                                         GROUP BY 1) t) t) t) t"
+					   "                         GROUP BY t.g HAVING pg_catalog.bool_or(t.cut)) c) c) q",
 					   STREAM_TAG_COLUMN, (long long) STREAM_TAG_XID_MASK, stream_name,
 					   STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
 		if (SPI_execute_plan(Prepare(sql, 5, argtypes), values, *stream_end ? NULL : "   n ",
@@ -692,6 +718,13 @@ RunBatch(List *group, char **stream_end)
 		more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		end_text = MemoryContextStrdup(round_context,
 									   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		if (more)
+		{
+			lo_text = MemoryContextStrdup(round_context,
+										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
+			hi_text = MemoryContextStrdup(round_context,
+										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5));
+		}
 		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 		if (!isnull)
 		{
@@ -708,17 +741,11 @@ RunBatch(List *group, char **stream_end)
 		}
 	}
 
-	/*
-	 * A backlog, and other streams waiting behind it: another worker could
-	 * take them while this batch runs.
-	 */
-	if (more && round_streams > 1)
-		StreamWantWorkers(MyStreamWorkerSlot, round_streams);
-
 	StreamInjectionPoint("batch-bounds");
 
 	/* The batch, read once for every view of the group. */
-	sql = StreamBatchStatement(first->stream, columns, parts_numbers, fragments, true);
+	sql = StreamBatchStatement(first->stream, columns, parts_numbers, fragments, true,
+							   lo_text != NULL);
 	argtypes[0] = PG_SNAPSHOTOID;
 	values[0] = progress;
 	argtypes[1] = PG_SNAPSHOTOID;
@@ -726,8 +753,14 @@ RunBatch(List *group, char **stream_end)
 	SegmentsToRead(first->stream, progress, values + 2);
 	for (int i = 2; i < 6; i++)
 		argtypes[i] = INT8OID;
+	if (lo_text != NULL)
+	{
+		argtypes[6] = argtypes[7] = TIDOID;
+		values[6] = DirectFunctionCall1(tidin, CStringGetDatum(lo_text));
+		values[7] = DirectFunctionCall1(tidin, CStringGetDatum(hi_text));
+	}
 	StreamApplyingBatch = true;
-	if (SPI_execute_plan(Prepare(sql, 6, argtypes), values, NULL, false, 0) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(Prepare(sql, lo_text != NULL ? 8 : 6, argtypes), values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not run the batch of %s", stream_name);
 	StreamApplyingBatch = false;

@@ -131,12 +131,16 @@ StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid outpu
  * stream to a group of its views, given each view's part number and
  * batch fragment and the stream columns they read.
  *
+ * ranged: $3..$6 are the ranges of tags of the segments to read; bounded:
+ * the batch's rows lie between the ctids $7 and $8 (apply.c).
+ *
  * It returns the number of events in the batch (from the first pure view
  * that has it, else counted), then for each view the VIEW_BATCH_COLUMNS
  * columns of its o_n (batch_outputs.c).
  */
 char *
-StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments, bool ranged)
+StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments, bool ranged,
+					 bool bounded)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -170,6 +174,8 @@ StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments, bo
 	if (ranged)
 		appendStringInfo(&sql, " AND (%s >= $3 AND %s < $4 OR %s >= $5 AND %s < $6)",
 						 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+	if (bounded)
+		appendStringInfoString(&sql, " AND ctid OPERATOR(pg_catalog.>=) $7 AND ctid OPERATOR(pg_catalog.<=) $8");
 	appendStringInfoChar(&sql, ')');
 	foreach(lc, fragments)
 		appendStringInfo(&sql, ",\n%s", (char *) lfirst(lc));

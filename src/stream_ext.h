@@ -131,7 +131,8 @@ extern ConditionVariable *StreamFlushCV(void);
 #define VIEW_BATCH_COLUMNS		9
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
-								  struct List *parts, struct List *fragments, bool ranged);
+								  struct List *parts, struct List *fragments, bool ranged,
+								  bool bounded);
 extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append,
 									Oid output);
 

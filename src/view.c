@@ -116,7 +116,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	sql = StreamAssembleFragment(StreamViewFragment(shape, &no_options, layout, 1),
 								 layout->table, InvalidOid, InvalidOid, InvalidOid);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
-							   list_make1_int(1), list_make1(sql), false);
+							   list_make1_int(1), list_make1(sql), false, false);
 
 	AtEOXact_GUC(false, save_nestlevel);
 	PG_RETURN_TEXT_P(cstring_to_text(sql));

@@ -7,7 +7,9 @@
 -- view equals its query over a shadow table written in the same
 -- transactions (values are multiples of 1/8: float sums are exact in any
 -- order).
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS stream_ext;
+RESET client_min_messages;
 CREATE TABLE bulk (k int NOT NULL, v float8 NOT NULL, ts timestamptz NOT NULL);
 CREATE TABLE bulk_shadow (LIKE bulk);
 SELECT stream_ext.create_stream('bulk', event_time => 'ts');
