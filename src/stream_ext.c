@@ -68,7 +68,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("stream_ext.max_workers",
-							"Maximum number of stream_ext workers (one per database with the extension).",
+							"Maximum number of stream_ext workers in all databases (each database with the extension gets one before any gets an extra one).",
 							"Each is a background worker: max_worker_processes must leave room for them and the launcher.",
 							&stream_ext_max_workers,
 							8, 1, 1000,
