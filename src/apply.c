@@ -224,10 +224,12 @@ StreamApplyViews(bool *more)
 	round_streams = 0;
 	foreach(lc, views)
 	{
-		if (foreach_current_index(lc) == 0 ||
-			((ActiveView *) lfirst(lc))->stream != ((ActiveView *) list_nth(views, foreach_current_index(lc) - 1))->stream)
+		/* The views come ordered by stream. */
+		if (((ActiveView *) lfirst(lc))->stream != end_stream)
 			round_streams++;
+		end_stream = ((ActiveView *) lfirst(lc))->stream;
 	}
+	end_stream = InvalidOid;
 
 	foreach(lc, views)
 	{
@@ -241,13 +243,6 @@ StreamApplyViews(bool *more)
 			group = NIL;
 			backlogs += stream_more;
 			*more |= stream_more;
-
-			/*
-			 * A stream left with a backlog while this worker goes on to
-			 * another: a worker more could take it now.
-			 */
-			if (stream_more)
-				StreamWantWorkers(MyStreamWorkerSlot, backlogs + held_elsewhere + 1);
 			stream_more = false;
 			stream_end = NULL;
 			end_stream = v->stream;

@@ -62,10 +62,11 @@ static void EmitPanesToWindows(BatchFragment *f, const char *raw);
 
 /*
  * StreamViewIsPure tells whether the view's p_n aggregates every event of
- * the batch exactly once, as it is (see the top of the file).
+ * the batch exactly once, as it is (see the top of the file); panes: its
+ * hopping window is aggregated per pane (StreamViewPanes).
  */
 bool
-StreamViewIsPure(ViewShape *shape, ContinuousViewOptions *options)
+StreamViewIsPure(ViewShape *shape, ContinuousViewOptions *options, bool panes)
 {
 	Query	   *q = shape->query;
 	Oid			carry_oid = StreamExtFunction("carry", 1, (Oid[]) {ANYOID});
@@ -81,7 +82,7 @@ StreamViewIsPure(ViewShape *shape, ContinuousViewOptions *options)
 			return false;
 	}
 	return (list_length(q->rtable) == 1 ||
-			(list_length(q->rtable) == 2 && StreamViewPanes(shape))) &&
+			(list_length(q->rtable) == 2 && panes)) &&
 		q->jointree->quals == NULL && options->late != 'a';
 }
 
@@ -315,10 +316,11 @@ EmitPanesToWindows(BatchFragment *f, const char *raw)
 		int			k = foreach_current_index(lc) + 1;
 		const char *column;
 
-		if (IsA(expr, Var) && ((Var *) expr)->varno == window->hop_rti &&
-			((Var *) expr)->varlevelsup == 0)
+		int			hop_column = StreamHopColumn((Node *) expr, window);
+
+		if (hop_column != 0)
 		{
-			bool		start = ((Var *) expr)->varattno == 1;
+			bool		start = hop_column == 1;
 
 			column = start ? "w.stream_ext_ws" : "w.stream_ext_we";
 			if (start)

@@ -50,8 +50,8 @@ StreamViewFragment(ViewShape *shape, ContinuousViewOptions *options,
 	f.layout = layout;
 	f.n = n;
 	f.emitting = shape->window != NULL && (options->emit_final || options->append_to != NULL);
-	f.pure = StreamViewIsPure(shape, options);
 	f.panes = StreamViewPanes(shape);
+	f.pure = StreamViewIsPure(shape, options, f.panes);
 	initStringInfo(&f.sql);
 
 	EmitPartial(&f);

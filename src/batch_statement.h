@@ -152,7 +152,7 @@ extern Oid	StreamExtFunction(const char *name, int nargs, Oid *argtypes);
 extern char *StreamPartialQuery(ViewShape *shape, ContinuousViewOptions *options,
 								bool pure, bool panes, uint32 n);
 extern bool StreamViewPanes(ViewShape *shape);
-extern bool StreamViewIsPure(ViewShape *shape, ContinuousViewOptions *options);
+extern bool StreamViewIsPure(ViewShape *shape, ContinuousViewOptions *options, bool panes);
 extern char *StreamBatchQuery(ViewShape *shape, Query *pq);
 extern void EmitPartial(BatchFragment *f);
 

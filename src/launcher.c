@@ -117,6 +117,7 @@ static List *ListDatabases(void);
 static bool StartWorker(int slotno, Oid dboid, bool extra);
 static void StartExtraWorkers(List *databases, List *absent, TimestampTz now);
 static bool StopExtraWorker(void);
+static TimestampTz PausedUntil(Oid dboid);
 static void RecordWaiting(Oid *dboids, StreamWaitReason *reasons, int n, int *counts);
 static void WakeAtCommit(XactEvent event, void *arg);
 static void WakeWorkersOf(Oid dboid, bool flush);
@@ -368,11 +369,7 @@ LauncherScan(List **absent, uint64 *absent_generation, TimestampTz *retry_at)
 			if (slot->restart_dboid == dboid)
 				not_before = Max(not_before, slot->restart_at);
 		}
-		for (int i = 0; i < PAUSES; i++)
-		{
-			if (launcher_shared->paused_dboid[i] == dboid)
-				not_before = Max(not_before, launcher_shared->paused_until[i]);
-		}
+		not_before = Max(not_before, PausedUntil(dboid));
 		LWLockRelease(launcher_lock);
 
 		if (running)
@@ -440,9 +437,7 @@ StartExtraWorkers(List *databases, List *absent, TimestampTz now)
 				free_slot = i;
 		}
 		/* Not while a database command keeps the database's workers out. */
-		for (int i = 0; i < PAUSES; i++)
-			stopping |= launcher_shared->paused_dboid[i] == dboid &&
-				launcher_shared->paused_until[i] > now;
+		stopping |= PausedUntil(dboid) > now;
 		LWLockRelease(launcher_lock);
 		if (stopping)
 			continue;
@@ -453,6 +448,23 @@ StartExtraWorkers(List *databases, List *absent, TimestampTz now)
 			continue;
 		(void) StartWorker(free_slot, dboid, true);
 	}
+}
+
+/*
+ * PausedUntil returns until when a database command keeps the database's
+ * workers out (0: it does not); the caller holds launcher_lock.
+ */
+static TimestampTz
+PausedUntil(Oid dboid)
+{
+	TimestampTz until = 0;
+
+	for (int i = 0; i < PAUSES; i++)
+	{
+		if (launcher_shared->paused_dboid[i] == dboid)
+			until = Max(until, launcher_shared->paused_until[i]);
+	}
+	return until;
 }
 
 /*
@@ -630,12 +642,8 @@ stream_ext_worker_state(PG_FUNCTION_ARGS)
 				"waiting: every stream_ext.max_workers slot is taken" :
 				"waiting: no background worker slot is free (max_worker_processes)";
 	}
-	for (int i = 0; i < PAUSES; i++)
-	{
-		if (launcher_shared->paused_dboid[i] == MyDatabaseId &&
-			launcher_shared->paused_until[i] > now)
-			state = "paused for a database command";
-	}
+	if (PausedUntil(MyDatabaseId) > now)
+		state = "paused for a database command";
 	for (int i = 0; i < stream_ext_max_workers; i++)
 	{
 		StreamWorkerSlot *slot = &launcher_shared->slots[i];

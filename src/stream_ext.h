@@ -162,6 +162,7 @@ extern char *StreamWindowLateEvents(StreamWindow *window, const char *wm_sql);
 extern char *StreamWindowEventClosed(StreamWindow *window, const char *ts_sql,
 									 const char *wm_sql);
 extern bool StreamHopToPanes(struct Query *query, StreamWindow *window, struct List *keys);
+extern int	StreamHopColumn(struct Node *expr, StreamWindow *window);
 
 /* apply.c */
 extern bool StreamApplyViews(bool *more);

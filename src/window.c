@@ -236,6 +236,19 @@ HopVarsWalker(Node *node, HopVarsContext *context)
 }
 
 /*
+ * StreamHopColumn tells which column of the window's hop() expr is: 1 for
+ * window_start, 2 for window_end, 0 when it is not one of them.
+ */
+int
+StreamHopColumn(Node *expr, StreamWindow *window)
+{
+	if (IsA(expr, Var) && ((Var *) expr)->varno == window->hop_rti &&
+		((Var *) expr)->varlevelsup == 0)
+		return ((Var *) expr)->varattno;
+	return 0;
+}
+
+/*
  * StreamHopToPanes replaces, in query (a copy of a view's), the hop() of
  * its window by stream_ext._pane(ts, pane, origin): the one pane of the
  * window's pane size that holds each event, its window_start and
@@ -259,13 +272,7 @@ StreamHopToPanes(Query *query, StreamWindow *window, List *keys)
 	if (window->pane_us <= 0)
 		return false;
 	foreach(lc, keys)
-	{
-		Expr	   *expr = lfirst_node(TargetEntry, lc)->expr;
-
-		if (IsA(expr, Var) && ((Var *) expr)->varno == window->hop_rti &&
-			((Var *) expr)->varlevelsup == 0)
-			hop_keys++;
-	}
+		hop_keys += StreamHopColumn((Node *) lfirst_node(TargetEntry, lc)->expr, window) != 0;
 	(void) query_tree_walker(query, HopVarsWalker, (void *) &context, 0);
 	/* Each key appears in the target list and nowhere else may the hop. */
 	if (context.count != hop_keys)

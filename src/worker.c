@@ -40,7 +40,6 @@
 
 /* The worker's slot in the launcher's registry; NULL in other backends. */
 StreamWorkerSlot *MyStreamWorkerSlot = NULL;
-static StreamWorkerSlot *my_slot = NULL;
 
 static bool ExtensionPresent(void);
 static const char *const injection_points[] = {
@@ -67,7 +66,7 @@ StreamWorkerMain(Datum main_arg)
 	TimestampTz last_work;
 
 	memcpy(&slotno, MyBgworkerEntry->bgw_extra, sizeof(int));
-	my_slot = MyStreamWorkerSlot = StreamWorkerSlotGet(slotno);
+	MyStreamWorkerSlot = StreamWorkerSlotGet(slotno);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -77,8 +76,8 @@ StreamWorkerMain(Datum main_arg)
 	pgstat_report_appname("stream_ext worker");
 	OverrideSettings();
 
-	my_slot->pid = MyProcPid;
-	my_slot->latch = MyLatch;
+	MyStreamWorkerSlot->pid = MyProcPid;
+	MyStreamWorkerSlot->latch = MyLatch;
 	last_work = GetCurrentTimestamp();
 
 	for (;;)
@@ -93,7 +92,7 @@ StreamWorkerMain(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (my_slot->stop_requested || !stream_ext_enabled)
+		if (MyStreamWorkerSlot->stop_requested || !stream_ext_enabled)
 			WorkerExit(STREAM_WORKER_STOPPED);
 
 		/*
@@ -102,8 +101,8 @@ StreamWorkerMain(Datum main_arg)
 		 * round began; when the last round cut a batch at batch_size; and
 		 * while a failed batch waits for its retry.
 		 */
-		requests = pg_atomic_read_u64(&my_slot->requests);
-		flushes = pg_atomic_read_u64(&my_slot->flushes);
+		requests = pg_atomic_read_u64(&MyStreamWorkerSlot->requests);
+		flushes = pg_atomic_read_u64(&MyStreamWorkerSlot->flushes);
 		due = more || requests != handled || StreamRetriesPending();
 
 		/*
@@ -141,7 +140,7 @@ StreamWorkerMain(Datum main_arg)
 				last_work = GetCurrentTimestamp();
 			prune_pending = true;
 		}
-		if (my_slot->extra &&
+		if (MyStreamWorkerSlot->extra &&
 			TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), EXTRA_IDLE_MS))
 			WorkerExit(STREAM_WORKER_IDLE);
 
@@ -211,8 +210,8 @@ ExtensionPresent(void)
 static void
 WorkerExit(StreamWorkerExit reason)
 {
-	my_slot->exit_reason = reason;
-	my_slot->latch = NULL;
+	MyStreamWorkerSlot->exit_reason = reason;
+	MyStreamWorkerSlot->latch = NULL;
 	proc_exit(0);
 }
 
