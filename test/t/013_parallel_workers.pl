@@ -118,8 +118,12 @@ my $pid = $node->safe_psql('postgres', q{
 SELECT pid FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'
  ORDER BY query LIKE 'stream_ext: applying a batch%' DESC LIMIT 1});
 ok($pid =~ /^\d+$/, 'a worker to kill');
+my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 eval { $writer->quit; };
+# The postmaster restarts every process: wait for it to have begun, then
+# for the server to accept connections again.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 $node->poll_query_until('postgres', 'SELECT 1', '1');
 $node->safe_psql('postgres', write_events(10, 5000, 'a', 'b'));
 $node->safe_psql('postgres', write_events(5, 100, 'c'));
