@@ -15,8 +15,10 @@ OBJS = \
 	src/source.o \
 	src/ingest.o \
 	src/segment.o \
+	src/stream_api.o \
 	src/batch.o \
 	src/view.o \
+	src/view_api.o \
 	src/result_table.o \
 	src/batch_statement.o \
 	src/batch_partial.o \

@@ -62,15 +62,6 @@ AS 'MODULE_PATHNAME', 'stream_ext_check_tx';
 COMMENT ON FUNCTION stream_ext.check_tx(int8, regclass) IS
     'check constraint of a stream''s stream_ext_tx column: refuses values not filled in by stream_ext';
 
-CREATE FUNCTION stream_ext._register_stream(stream regclass, event_time name,
-                                            arrival_column name, segments int,
-                                            reloptions text[])
-RETURNS void
-LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'stream_ext_register_stream';
-COMMENT ON FUNCTION stream_ext._register_stream(regclass, name, name, int, text[]) IS
-    'internal: records a rebuilt table as a stream and creates its segments';
-
 -- ---------------------------------------------------------------------
 -- Batches (batch.c): which events a snapshot has seen
 -- ---------------------------------------------------------------------
@@ -301,25 +292,6 @@ AS 'MODULE_PATHNAME', 'stream_ext_guard_result';
 COMMENT ON FUNCTION stream_ext._guard_result() IS
     'internal: refuses writes to a continuous view''s tables outside the worker''s batches';
 
-CREATE FUNCTION stream_ext._create_continuous_view(name text, query text,
-                                                   batch_size integer,
-                                                   paused boolean,
-                                                   backfill boolean,
-                                                   notify text,
-                                                   emit text,
-                                                   append_to text,
-                                                   allowed_lateness interval,
-                                                   late text,
-                                                   max_future interval,
-                                                   output_stream text,
-                                                   sliding interval,
-                                                   step interval,
-                                                   ttl interval,
-                                                   session_gap interval)
-RETURNS oid
-LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
-
 CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   batch_size integer DEFAULT NULL,
                                                   paused boolean DEFAULT false,
@@ -336,11 +308,8 @@ CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   ttl interval DEFAULT NULL,
                                                   session_gap interval DEFAULT NULL)
 RETURNS regclass
-LANGUAGE sql
-AS $$ SELECT stream_ext._create_continuous_view(name, query, batch_size, paused, backfill, notify,
-                                                emit, append_to, allowed_lateness, late, max_future,
-                                                output_stream, sliding, step, ttl,
-                                                session_gap)::regclass $$;
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
 COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text,
                                                       text, text, interval, text, interval, text,
                                                       interval, interval, interval, interval) IS
@@ -375,52 +344,30 @@ CREATE AGGREGATE stream_ext.combine(anyelement) (
 COMMENT ON AGGREGATE stream_ext.combine(anyelement) IS
     'in a continuous view over an output stream: the aggregate whose states the column holds, combined';
 
-CREATE FUNCTION stream_ext._set_view_state(view regclass, state text)
+-- Views by name (view_api.c), resolved with the caller's search_path.
+CREATE FUNCTION stream_ext.pause_continuous_view(name text)
 RETURNS void
 LANGUAGE C VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'stream_ext_set_view_state';
-
-CREATE FUNCTION stream_ext.pause_continuous_view(name text)
-RETURNS void LANGUAGE sql
-AS $$ SELECT stream_ext._set_view_state(name::regclass, 'paused') $$;
+AS 'MODULE_PATHNAME', 'stream_ext_pause_continuous_view';
+COMMENT ON FUNCTION stream_ext.pause_continuous_view(text) IS
+    'stops a continuous view''s batches until it is resumed; its events wait in the stream';
 CREATE FUNCTION stream_ext.resume_continuous_view(name text)
-RETURNS void LANGUAGE sql
-AS $$ SELECT stream_ext._set_view_state(name::regclass, 'active') $$;
-
-CREATE FUNCTION stream_ext._drop_continuous_view(view regclass)
 RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM stream_ext.continuous_view c
-                    WHERE c.result = view AND c.kind = 'view') THEN
-        RAISE EXCEPTION '% is not a continuous view', view
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'SELECT * FROM stream_ext.continuous_views lists them; drop a transform with stream_ext.drop_transform().';
-    END IF;
-    -- A sliding-window view is read through a view over its states.
-    EXECUTE format('DROP %s %s',
-                   CASE WHEN (SELECT relkind FROM pg_class WHERE oid = view) = 'v'
-                        THEN 'VIEW' ELSE 'TABLE' END, view);
-END;
-$$;
-
--- The name is resolved with the caller's search_path.
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_resume_continuous_view';
+COMMENT ON FUNCTION stream_ext.resume_continuous_view(text) IS
+    'lets a paused continuous view, or one in error, run its batches again';
 CREATE FUNCTION stream_ext.drop_continuous_view(name text)
-RETURNS void LANGUAGE sql
-AS $$ SELECT stream_ext._drop_continuous_view(name::regclass) $$;
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_drop_continuous_view';
 COMMENT ON FUNCTION stream_ext.drop_continuous_view(text) IS
     'drops a continuous view: its result table, its state and its catalog entry';
 
-CREATE FUNCTION stream_ext._replace_continuous_view(view regclass, query text)
-RETURNS oid
+CREATE FUNCTION stream_ext.replace_continuous_view(name text, query text)
+RETURNS regclass
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_replace_continuous_view';
--- The name is resolved with the caller's search_path.
-CREATE FUNCTION stream_ext.replace_continuous_view(name text, query text)
-RETURNS regclass LANGUAGE sql
-AS $$ SELECT stream_ext._replace_continuous_view(name::regclass, query)::regclass $$;
 COMMENT ON FUNCTION stream_ext.replace_continuous_view(text, text) IS
     'gives a continuous view a new query whose results follow from its stored states (keys dropped, aggregates among the old ones)';
 
@@ -445,62 +392,35 @@ GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
 -- written into a table or stream by the worker's batches
 -- ---------------------------------------------------------------------
 
-CREATE FUNCTION stream_ext._create_transform(name text, query text, target regclass,
-                                             batch_size integer, paused boolean,
-                                             backfill boolean)
-RETURNS oid
-LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'stream_ext_create_transform';
-
 CREATE FUNCTION stream_ext.create_transform(name text, query text, target regclass,
                                             batch_size integer DEFAULT NULL,
                                             paused boolean DEFAULT false,
                                             backfill boolean DEFAULT false)
 RETURNS regclass
-LANGUAGE sql
-AS $$ SELECT stream_ext._create_transform(name, query, target, batch_size, paused,
-                                          backfill)::regclass $$;
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_create_transform';
 COMMENT ON FUNCTION stream_ext.create_transform(text, text, regclass, integer, boolean, boolean) IS
     'creates a continuous transform: the rows of a query over a stream''s events, written into a table or stream once per event';
 
-CREATE FUNCTION stream_ext._transform(transform regclass)
-RETURNS regclass
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM stream_ext.continuous_view c
-                    WHERE c.result = transform AND c.kind = 'transform') THEN
-        RAISE EXCEPTION '% is not a transform', transform
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'SELECT * FROM stream_ext.transforms lists them.';
-    END IF;
-    RETURN transform;
-END;
-$$;
-
-CREATE FUNCTION stream_ext._drop_transform(transform regclass)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    EXECUTE format('DROP VIEW %s', stream_ext._transform(transform));
-END;
-$$;
-
--- Names are resolved with the caller's search_path.
+-- Transforms by name (view_api.c), resolved with the caller's search_path.
 CREATE FUNCTION stream_ext.drop_transform(name text)
-RETURNS void LANGUAGE sql
-AS $$ SELECT stream_ext._drop_transform(name::regclass) $$;
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_drop_transform';
 COMMENT ON FUNCTION stream_ext.drop_transform(text) IS
     'drops a continuous transform; the rows it wrote stay in its target';
 CREATE FUNCTION stream_ext.pause_transform(name text)
-RETURNS void LANGUAGE sql
-AS $$ SELECT stream_ext._set_view_state(stream_ext._transform(name::regclass), 'paused') $$;
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_pause_transform';
+COMMENT ON FUNCTION stream_ext.pause_transform(text) IS
+    'stops a continuous transform''s batches until it is resumed';
 CREATE FUNCTION stream_ext.resume_transform(name text)
-RETURNS void LANGUAGE sql
-AS $$ SELECT stream_ext._set_view_state(stream_ext._transform(name::regclass), 'active') $$;
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_resume_transform';
+COMMENT ON FUNCTION stream_ext.resume_transform(text) IS
+    'lets a paused continuous transform, or one in error, run its batches again';
 
 CREATE VIEW stream_ext.transforms AS
 SELECT c.result AS name, c.query, c.stream, c.target, c.state, c.owner, c.batch_size,
@@ -543,6 +463,7 @@ $$;
 CREATE FUNCTION stream_ext._refuse_modification()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -561,10 +482,12 @@ $$;
 -- create_stream
 -- ---------------------------------------------------------------------
 
-CREATE FUNCTION stream_ext.create_stream(stream regclass,
-                                         event_time name DEFAULT NULL,
-                                         arrival_column name DEFAULT 'arrival_time')
-RETURNS regclass
+-- create_stream's rebuild of the table as a segmented one, run as the
+-- caller by create_stream (stream_api.c), which then registers the stream
+-- and creates its segments.
+CREATE FUNCTION stream_ext._rebuild_stream(stream regclass, event_time name, arrival_column name,
+                                           OUT rebuilt regclass, OUT time_column name,
+                                           OUT arrival name, OUT storage text[])
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -799,10 +722,6 @@ BEGIN
     EXECUTE format('ALTER TABLE %s ADD CONSTRAINT stream_ext_tx_check'
                    ' CHECK (stream_ext.check_tx(stream_ext_tx, %L::regclass)) NOT VALID',
                    newrel, newrel::oid);
-    EXECUTE format('CREATE TRIGGER stream_ext_append_only'
-                   ' BEFORE UPDATE OR DELETE OR TRUNCATE ON %s'
-                   ' FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._refuse_modification()',
-                   newrel);
 
     -- Index names.
     SELECT array_agg(c.relname ORDER BY c.oid) INTO new_indexes
@@ -884,10 +803,21 @@ BEGIN
                        identity_seqs[2 * i]);
     END LOOP;
 
-    PERFORM stream_ext._register_stream(newrel, time_col, arrival_column, 3, rel.reloptions);
-    RETURN newrel;
+    rebuilt := newrel;
+    time_column := time_col;
+    arrival := arrival_column;
+    storage := rel.reloptions;
 END;
 $fn$;
+COMMENT ON FUNCTION stream_ext._rebuild_stream(regclass, name, name) IS
+    'internal: create_stream''s rebuild of an empty table as a segmented one under the same name';
+
+CREATE FUNCTION stream_ext.create_stream(stream regclass,
+                                         event_time name DEFAULT NULL,
+                                         arrival_column name DEFAULT 'arrival_time')
+RETURNS regclass
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_create_stream';
 COMMENT ON FUNCTION stream_ext.create_stream(regclass, name, name) IS
     'registers an empty table as a stream, rebuilding it as a segmented table under the same name';
 
@@ -895,23 +825,17 @@ COMMENT ON FUNCTION stream_ext.create_stream(regclass, name, name) IS
 -- drop_stream, and keeping the catalog in step with DROP TABLE
 -- ---------------------------------------------------------------------
 
-CREATE FUNCTION stream_ext._lock_views(stream regclass)
-RETURNS void
-LANGUAGE C VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'stream_ext_lock_views';
-COMMENT ON FUNCTION stream_ext._lock_views(regclass) IS
-    'internal: for drop_stream, the locks of a stream''s views in the order the worker takes them';
-
-CREATE FUNCTION stream_ext.drop_stream(stream regclass, "cascade" boolean DEFAULT false)
-RETURNS void
+-- drop_stream's checks, run as the caller by drop_stream (stream_api.c),
+-- which then locks the views as the worker does and drops them (true:
+-- the stream has views).
+CREATE FUNCTION stream_ext._check_drop_stream(stream regclass, "cascade" boolean)
+RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     views text;
     sources text;
-    v regclass;
-    k text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
         RAISE EXCEPTION 'table % is not a stream', stream
@@ -919,10 +843,10 @@ BEGIN
                   HINT = 'SELECT * FROM stream_ext.streams lists the streams.';
     END IF;
     SELECT string_agg(c.result::text, ', ' ORDER BY c.result::text) INTO views
-      FROM stream_ext.continuous_view c WHERE c.stream = drop_stream.stream;
+      FROM stream_ext.continuous_view c WHERE c.stream = _check_drop_stream.stream;
     IF NOT "cascade" THEN
         SELECT string_agg(DISTINCT x.source::text, ', ') INTO sources
-          FROM stream_ext.source x WHERE x.stream = drop_stream.stream;
+          FROM stream_ext.source x WHERE x.stream = _check_drop_stream.stream;
         IF sources IS NOT NULL THEN
             RAISE EXCEPTION 'cannot drop stream % because tables feed it', stream
                 USING ERRCODE = 'dependent_objects_still_exist',
@@ -936,20 +860,16 @@ BEGIN
                   DETAIL = format('Continuous views: %s.', views),
                   HINT = 'Drop the views first, or use stream_ext.drop_stream(stream, cascade => true).';
     END IF;
-    -- The views' result tables, then their catalog rows, each in the order
-    -- the worker takes them (by OID): a batch in flight finishes first, and
-    -- no lock cycle forms with the worker's catalog updates.
-    IF views IS NOT NULL THEN
-        PERFORM stream_ext._lock_views(stream);
-    END IF;
-    FOR v, k IN SELECT c.result, r.relkind FROM stream_ext.continuous_view c
-                  JOIN pg_class r ON r.oid = c.result
-                 WHERE c.stream = drop_stream.stream ORDER BY c.result LOOP
-        EXECUTE format('DROP %s %s', CASE k WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, v);
-    END LOOP;
-    EXECUTE format('DROP TABLE %s%s', stream, CASE WHEN "cascade" THEN ' CASCADE' ELSE '' END);
+    RETURN views IS NOT NULL;
 END;
 $$;
+COMMENT ON FUNCTION stream_ext._check_drop_stream(regclass, boolean) IS
+    'internal: drop_stream''s checks: the table is a stream, and what reads or feeds it may go';
+
+CREATE FUNCTION stream_ext.drop_stream(stream regclass, "cascade" boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_drop_stream';
 COMMENT ON FUNCTION stream_ext.drop_stream(regclass, boolean) IS
     'drops a stream with its events; with cascade, also the continuous views that read it and the triggers of tables that feed it';
 
@@ -1248,16 +1168,12 @@ COMMENT ON TABLE stream_ext.source IS 'stream_ext: tables whose writes feed a st
 SELECT pg_catalog.pg_extension_config_dump('stream_ext.source', '');
 GRANT SELECT ON stream_ext.source TO PUBLIC;
 
-CREATE FUNCTION stream_ext._create_source_function(source regclass, stream regclass,
-                                                   operation text, body text)
-RETURNS regprocedure
-LANGUAGE C VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'stream_ext_create_source_function';
-
-CREATE FUNCTION stream_ext.attach_source(source regclass, stream regclass,
-                                         operations text[] DEFAULT ARRAY['INSERT'],
-                                         operation_column name DEFAULT NULL)
-RETURNS void
+-- attach_source's checks and trigger bodies, run as the caller by
+-- attach_source (source.c), which creates the functions and triggers:
+-- {operation, body, operation, body, ...}.
+CREATE FUNCTION stream_ext._source_bodies(source regclass, stream regclass,
+                                          operations text[], operation_column name)
+RETURNS text[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1269,7 +1185,7 @@ DECLARE
     c record;
     rowsrc text;
     body text;
-    fn regprocedure;
+    bodies text[] := '{}';
 BEGIN
     IF source IS NULL OR stream IS NULL OR operations IS NULL THEN
         RAISE EXCEPTION 'attach_source needs a source, a stream and operations'
@@ -1317,7 +1233,7 @@ BEGIN
 
     FOREACH op IN ARRAY ARRAY(SELECT DISTINCT upper(o) FROM unnest(operations) o) LOOP
         IF EXISTS (SELECT 1 FROM stream_ext.source x
-                    WHERE x.source = attach_source.source AND x.stream = attach_source.stream
+                    WHERE x.source = _source_bodies.source AND x.stream = _source_bodies.stream
                       AND x.operation = op) THEN
             RAISE EXCEPTION '% already feeds % on %', source, stream, op
                 USING ERRCODE = 'duplicate_object',
@@ -1378,18 +1294,20 @@ $body$, replace(replace(array_to_string(targets, ', '), '%', '%%'), '''', ''''''
         replace(replace(array_to_string(exprs, ', '), '%', '%%'), '''', ''''''),
         rowsrc, stream::oid);
 
-        fn := stream_ext._create_source_function(source, stream, op, body);
-        EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION %s()',
-                       left(format('stream_ext_%s_%s', lower(op), stream::oid), 63),
-                       op, source,
-                       CASE op WHEN 'INSERT' THEN 'NEW TABLE AS stream_ext_new'
-                               WHEN 'DELETE' THEN 'OLD TABLE AS stream_ext_old'
-                               ELSE 'NEW TABLE AS stream_ext_new OLD TABLE AS stream_ext_old' END,
-                       fn::oid::regproc);
+        bodies := bodies || ARRAY[op, body];
     END LOOP;
+    RETURN bodies;
 END;
 $$;
+COMMENT ON FUNCTION stream_ext._source_bodies(regclass, regclass, text[], name) IS
+    'internal: attach_source''s checks, and the body of the trigger function of each operation';
+
+CREATE FUNCTION stream_ext.attach_source(source regclass, stream regclass,
+                                         operations text[] DEFAULT ARRAY['INSERT'],
+                                         operation_column name DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_attach_source';
 COMMENT ON FUNCTION stream_ext.attach_source(regclass, regclass, text[], name) IS
     'makes the inserts (and, if asked, updates and deletes) of an ordinary table events of a stream';
 
@@ -1552,5 +1470,40 @@ CREATE FUNCTION stream_ext._wake_launcher()
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_wake_launcher';
+COMMENT ON FUNCTION stream_ext._wake_launcher() IS
+    'internal: tells the launcher to start this database''s worker';
+
+-- ---------------------------------------------------------------------
+-- Internal functions are not executable by PUBLIC.  The extension's own
+-- SQL functions that need them are written in C and call them through
+-- the function manager (privilege.c); trigger functions fire whatever
+-- their EXECUTE privilege; aggregates' support functions are checked
+-- against the aggregate's owner.  Executable by all remain only the pure
+-- functions that a view's batches (run as the view's owner), the
+-- monitoring views and hop() evaluate as their caller: _system_identifier,
+-- _snapshot_before, _detoast, _keep, _checked_slide, _pane,
+-- _events_waiting and _view_backlog (test/sql/internal_privileges.sql
+-- lists them).
+-- ---------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+    stream_ext._keep_first(anyelement, anyelement),
+    stream_ext._guard_result(),
+    stream_ext._combine_outside(anyelement, anyelement),
+    stream_ext._view_sql(text, text),
+    stream_ext._pruning(),
+    stream_ext._rebasing(regclass),
+    stream_ext._refuse_modification(),
+    stream_ext._rebuild_stream(regclass, name, name),
+    stream_ext._check_drop_stream(regclass, boolean),
+    stream_ext._on_sql_drop(),
+    stream_ext._release_user_objects(),
+    stream_ext._on_alter_table(),
+    stream_ext._rebase_xid(int8, int8[]),
+    stream_ext._rebase_tag(int8, int8[]),
+    stream_ext._rebase_snapshot(pg_snapshot, int8[]),
+    stream_ext._source_bodies(regclass, regclass, text[], name),
+    stream_ext._wake_launcher()
+  FROM PUBLIC;
 
 SELECT stream_ext._wake_launcher();

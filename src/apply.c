@@ -176,7 +176,6 @@ static bool RunBatch(List *group, char **stream_end);
 	"SELECT result FROM stream_ext.continuous_view WHERE result = ANY ($1)" \
 	" ORDER BY result FOR UPDATE"
 
-PG_FUNCTION_INFO_V1(stream_ext_lock_views);
 
 static void SegmentsToRead(Oid stream, Datum progress, Datum *ranges);
 static void CountAttempt(List *group, bool undo);
@@ -187,7 +186,6 @@ static bool BackingOff(Oid view);
 static void ForgetBackoff(List *group);
 static Datum ViewOidArray(List *group);
 
-PG_FUNCTION_INFO_V1(stream_ext_set_view_state);
 
 /*
  * StreamApplyViews runs one batch for every group of active views of the
@@ -1239,83 +1237,4 @@ MarkViewError(Oid view, const char *message)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
-}
-
-/*
- * stream_ext_set_view_state pauses or resumes a view (resuming also
- * clears an error); the caller must own the view.
- */
-Datum
-stream_ext_set_view_state(PG_FUNCTION_ARGS)
-{
-	Oid			view = PG_GETARG_OID(0);
-	char	   *state = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	Oid			argtypes[2] = {OIDOID, TEXTOID};
-	Datum		values[2];
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-
-	StreamCheckOwner(view);
-	values[0] = ObjectIdGetDatum(view);
-	values[1] = CStringGetTextDatum(state);
-
-	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
-	SPI_connect();
-	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-							  "   SET state = $2, last_error = NULL, attempts = 0"
-							  " WHERE result = $1::pg_catalog.oid",
-							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not change the state of continuous view %u", view);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a continuous view", get_rel_name(view)),
-				 errhint("SELECT * FROM stream_ext.continuous_views lists them.")));
-	SPI_finish();
-	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
-	StreamWakeWorkerAtCommit();
-	PG_RETURN_VOID();
-}
-
-/*
- * stream_ext_lock_views(stream) takes, for drop_stream(cascade) and in the
- * order the worker takes them (VIEW_ROWS_IN_ORDER), the locks of the
- * stream's views: their result tables, then their catalog rows.  A batch
- * in flight finishes first, and no lock cycle forms with the worker.  The
- * caller must own the stream; the locks are taken as the extension's
- * owner, as the views' drops then delete the rows.
- */
-Datum
-stream_ext_lock_views(PG_FUNCTION_ARGS)
-{
-	Oid			stream = PG_GETARG_OID(0);
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(stream)};
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-
-	StreamCheckOwner(stream);
-	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT result::pg_catalog.oid FROM stream_ext.continuous_view"
-							  " WHERE stream = $1::pg_catalog.oid ORDER BY result",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list the views of stream %u", stream);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		LockRelationOid(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-													   SPI_tuptable->tupdesc, 1, &isnull)),
-						AccessExclusiveLock);
-	}
-	if (SPI_execute_with_args("SELECT 1 FROM stream_ext.continuous_view"
-							  " WHERE stream = $1::pg_catalog.oid ORDER BY result FOR UPDATE",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the views of stream %u", stream);
-	SPI_finish();
-	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
-	PG_RETURN_VOID();
 }

@@ -66,6 +66,8 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 				 errdetail("The transaction's snapshot would not see the results flush() waits for."),
 				 errhint("Call it in READ COMMITTED or outside a transaction block.")));
 
+	StreamCheckVersion();
+
 	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													   TimestampTzGetDatum(start),
 													   PointerGetDatum(timeout)));
@@ -100,10 +102,11 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 		TimestampTz now;
 
 		/* A new snapshot each time: the views' progress as committed now. */
-		if (SPI_execute_with_args("SELECT count(*) FILTER (WHERE state = 'active'"
+		if (SPI_execute_with_args("SELECT pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'active'"
 								  "                        AND NOT stream_ext.covers(progress, $1)),"
-								  "       string_agg(result::pg_catalog.text || ': ' || last_error, '; ')"
-								  "         FILTER (WHERE state = 'error')"
+								  "       pg_catalog.string_agg(result::pg_catalog.text OPERATOR(pg_catalog.||) ': '"
+								  "                             OPERATOR(pg_catalog.||) last_error, '; ')"
+								  "         FILTER (WHERE state OPERATOR(pg_catalog.=) 'error')"
 								  "  FROM stream_ext.continuous_view",
 								  1, argtypes, &target, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the progress of the continuous views");

@@ -619,7 +619,7 @@ RecordWaiting(Oid *dboids, StreamWaitReason *reasons, int n, int *counts)
 /*
  * stream_ext_worker_state tells what the worker of the current database
  * is doing: "running" (or "running: N workers"), "starting", "waiting: ..." (for a free slot, with
- * the setting to raise), "restarting" (after a failure), "paused" (for a
+ * the setting to raise, or for ALTER EXTENSION UPDATE), "restarting" (after a failure), "paused" (for a
  * database command) or "disabled" (stream_ext.enabled is off).
  */
 Datum
@@ -633,6 +633,13 @@ stream_ext_worker_state(PG_FUNCTION_ARGS)
 		PG_RETURN_TEXT_P(cstring_to_text("not loaded"));
 	if (!stream_ext_enabled)
 		PG_RETURN_TEXT_P(cstring_to_text("disabled: stream_ext.enabled is off"));
+	{
+		char	   *version = StreamInstalledVersion();
+
+		if (version != NULL && strcmp(version, STREAM_EXT_VERSION) != 0)
+			PG_RETURN_TEXT_P(cstring_to_text(psprintf("waiting: ALTER EXTENSION stream_ext UPDATE (the database has version %s, the library is %s)",
+													  version, STREAM_EXT_VERSION)));
+	}
 
 	LWLockAcquire(launcher_lock, LW_SHARED);
 	for (int i = 0; i < launcher_shared->nwaiting; i++)

@@ -41,46 +41,31 @@ static char *ReloptionsClause(ArrayType *reloptions);
 static void CreateSegment(Oid relid, const char *stream, const char *owner,
 						  int slot, const char *with);
 
-PG_FUNCTION_INFO_V1(stream_ext_register_stream);
 
 /*
- * stream_ext_register_stream records a rebuilt (partitioned) table as a
- * stream and creates its segment partitions.  create_stream() calls it
- * after rebuilding the table; the caller must own the table.
- *
- * Arguments: stream regclass, event_time name, arrival_column name,
- * segments int, reloptions text[] (storage parameters for the segments).
+ * StreamRegisterStream records a rebuilt (partitioned) table as a stream,
+ * protects it as append-only and creates its segment partitions.
+ * create_stream() calls it after rebuilding the table; the caller must own
+ * the table.  reloptions: storage parameters for the segments, or NULL.
  */
-Datum
-stream_ext_register_stream(PG_FUNCTION_ARGS)
+void
+StreamRegisterStream(Oid relid, const char *event_time, const char *arrival,
+					 int segments, ArrayType *reloptions)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	Name		event_time = PG_GETARG_NAME(1);
-	Name		arrival = PG_ARGISNULL(2) ? NULL : PG_GETARG_NAME(2);
-	int			segments = PG_GETARG_INT32(3);
-	ArrayType  *reloptions = PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4);
 	char	   *stream;
 	char	   *owner;
 	char	   *with;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
-	Oid			argtypes[4] = {OIDOID, NAMEOID, NAMEOID, INT4OID};
+	Oid			argtypes[4] = {OIDOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 
 	StreamCheckOwner(relid);
 	if (!RelationIsStream(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" has not been rebuilt as a stream",
-						get_rel_name(relid)),
-				 errhint("Use stream_ext.create_stream() to register a table.")));
-	if (segments < 2 || segments > STREAM_MAX_SLOTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a stream needs between 2 and %d segments",
-						STREAM_MAX_SLOTS)));
+		elog(ERROR, "table \"%s\" has not been rebuilt as a stream", get_rel_name(relid));
+	Assert(segments >= 2 && segments <= STREAM_MAX_SLOTS);
 
 	stream = StreamQualifiedName(relid);
 	owner = GetUserNameFromId(RelationOwner(relid), false);
@@ -91,9 +76,9 @@ stream_ext_register_stream(PG_FUNCTION_ARGS)
 	SPI_connect();
 
 	values[0] = ObjectIdGetDatum(relid);
-	values[1] = NameGetDatum(event_time);
+	values[1] = CStringGetTextDatum(event_time);
 	if (arrival)
-		values[2] = NameGetDatum(arrival);
+		values[2] = CStringGetTextDatum(arrival);
 	else
 		nulls[2] = 'n';
 	values[3] = Int32GetDatum(segments);
@@ -104,6 +89,13 @@ stream_ext_register_stream(PG_FUNCTION_ARGS)
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not register stream %s", stream);
 
+	/* Events are facts: they can only be appended (prune.c empties segments). */
+	if (SPI_execute(psprintf("CREATE TRIGGER stream_ext_append_only"
+							 " BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
+							 " FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._refuse_modification()",
+							 stream), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not protect stream %s", stream);
+
 	for (int slot = 0; slot < segments; slot++)
 		CreateSegment(relid, stream, owner, slot, with);
 
@@ -112,8 +104,6 @@ stream_ext_register_stream(PG_FUNCTION_ARGS)
 
 	/* A stale entry from an earlier relation with this OID must go. */
 	StreamForgetSlot(relid);
-
-	PG_RETURN_VOID();
 }
 
 /*

@@ -4,9 +4,11 @@
  *	  Trigger-fed streams: an ordinary table whose inserts (and, if asked,
  *	  updates and deletes) become events of a stream.
  *
- * stream_ext.attach_source() (SQL) works out the column mapping and the
- * INSERT ... SELECT over a transition table for each operation; this file
- * creates, for each, the trigger function that runs it: a PL/pgSQL
+ * attach_source() has its checks, the column mapping and the INSERT ...
+ * SELECT over a transition table for each operation worked out in
+ * PL/pgSQL (stream_ext._source_bodies, run as the caller); this file
+ * creates, for each, the trigger function that runs it, and the trigger
+ * on the source.  The trigger function is a PL/pgSQL
  * function in schema stream_ext, SECURITY DEFINER, owned by the user who
  * attached the source, so that writers of the source need no privilege on
  * the stream while nobody gains more than that user had.  The statement-
@@ -32,28 +34,73 @@
 #include "miscadmin.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
 #include "stream_ext.h"
+#include "batch_statement.h"
 
-PG_FUNCTION_INFO_V1(stream_ext_create_source_function);
+PG_FUNCTION_INFO_V1(stream_ext_attach_source);
+
+static Oid	CreateSourceFunction(Oid source, Oid stream, const char *operation,
+								 const char *body);
 
 /*
- * stream_ext_create_source_function(source regclass, stream regclass,
- * operation text, body text) creates the trigger function of one
- * operation of a source, records it in stream_ext.source and returns it.
- * The caller must own the source and be allowed to INSERT into the
- * stream; the function runs its body as the caller.
+ * attach_source(source regclass, stream regclass, operations text[],
+ * operation_column name)
  */
 Datum
-stream_ext_create_source_function(PG_FUNCTION_ARGS)
+stream_ext_attach_source(PG_FUNCTION_ARGS)
 {
-	Oid			source = PG_GETARG_OID(0);
-	Oid			stream = PG_GETARG_OID(1);
-	char	   *operation = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *body = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	Oid			argtypes[4] = {REGCLASSOID, REGCLASSOID, TEXTARRAYOID, NAMEOID};
+	bool		isnull;
+	Datum		result;
+	Datum	   *bodies;
+	bool	   *body_nulls;
+	int			n;
+
+	result = StreamForwardInternal(fcinfo, "_source_bodies", 4, argtypes, &isnull);
+	if (isnull)
+		elog(ERROR, "_source_bodies returned NULL");
+	deconstruct_array(DatumGetArrayTypeP(result), TEXTOID, -1, false, TYPALIGN_INT,
+					  &bodies, &body_nulls, &n);
+
+	for (int i = 0; i + 1 < n; i += 2)
+	{
+		Oid			source = PG_GETARG_OID(0);
+		Oid			stream = PG_GETARG_OID(1);
+		char	   *op = TextDatumGetCString(bodies[i]);
+		Oid			function = CreateSourceFunction(source, stream, op,
+													TextDatumGetCString(bodies[i + 1]));
+		char		trigger[NAMEDATALEN];
+
+		snprintf(trigger, sizeof(trigger), "stream_ext_%s_%u",
+				 strcmp(op, "INSERT") == 0 ? "insert" :
+				 strcmp(op, "UPDATE") == 0 ? "update" : "delete", stream);
+		StreamRunDDL(psprintf("CREATE TRIGGER %s AFTER %s ON %s REFERENCING %s"
+							  " FOR EACH STATEMENT EXECUTE FUNCTION %s()",
+							  quote_identifier(trigger), op,
+							  quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
+														 get_rel_name(source)),
+							  strcmp(op, "INSERT") == 0 ? "NEW TABLE AS stream_ext_new" :
+							  strcmp(op, "DELETE") == 0 ? "OLD TABLE AS stream_ext_old" :
+							  "NEW TABLE AS stream_ext_new OLD TABLE AS stream_ext_old",
+							  quote_qualified_identifier("stream_ext", get_func_name(function))));
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * CreateSourceFunction creates the trigger function of one operation of a
+ * source, records it in stream_ext.source and returns it.  The caller must
+ * own the source and be allowed to INSERT into the stream; the function
+ * runs its body as the caller.
+ */
+static Oid
+CreateSourceFunction(Oid source, Oid stream, const char *operation, const char *body)
+{
 	Oid			caller = GetUserId();
 	char		name[NAMEDATALEN];
 	char	   *qualified;
@@ -119,5 +166,5 @@ stream_ext_create_source_function(PG_FUNCTION_ARGS)
 	SPI_finish();
 	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
 
-	PG_RETURN_OID(function);
+	return function;
 }

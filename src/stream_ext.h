@@ -8,9 +8,12 @@
  *	ingest.c	events arrive: the transaction tag every event carries, and
  *				COPY into a stream without a column list
  *	segment.c	where events are stored: the segment partitions of a stream
+ *	stream_api.c	create_stream() and drop_stream()
+ *	source.c	trigger-fed streams: attach_source() and its trigger functions
  *	batch.c		which events a batch holds: event transactions against snapshots
  *	view.c		a continuous view's query: checks, and the SQL functions that
  *				create and replace views and transforms
+ *	view_api.c	pause, resume and drop of a view or transform by name
  *	result_table.c	the table of a view's groups: where each state lives
  *	batch_statement.c  a view's part of a batch statement, and the statement
  *				of a batch: batch_partial.c (states of the batch),
@@ -25,7 +28,8 @@
  *	launcher.c	the launcher, and the registry of per-database workers
  *	worker.c	the per-database worker's loop
  *	utility.c	the utility hook: COPY, database commands, DROP EXTENSION
- *	privilege.c	running internal steps as the extension's owner
+ *	privilege.c	running internal steps as the extension's owner, and
+ *				calling internal functions for the SQL functions
  *	stream_ext.c	module load, GUCs and hooks
  *
  *-------------------------------------------------------------------------
@@ -51,6 +55,13 @@
  * whether the event was already visible to the snapshot of an earlier
  * batch.  48 bits of full transaction id last for 2^16 epochs.
  */
+/*
+ * The version of the extension's SQL objects this library runs with
+ * (default_version in stream_ext.control); a worker leaves a database
+ * with another version alone until ALTER EXTENSION stream_ext UPDATE.
+ */
+#define STREAM_EXT_VERSION		"0.2.0"
+
 #define STREAM_TAG_COLUMN		"stream_ext_tx"
 #define STREAM_TAG_SLOT_SHIFT	48
 #define STREAM_TAG_XID_MASK		((UINT64CONST(1) << STREAM_TAG_SLOT_SHIFT) - 1)
@@ -199,6 +210,14 @@ extern struct PlannedStmt *StreamCopyDefaultColumns(struct PlannedStmt *pstmt,
 													bool readOnlyTree);
 extern bool RelationIsStream(Oid relid);
 
+/* segment.c */
+struct ArrayType;
+extern void StreamRegisterStream(Oid relid, const char *event_time, const char *arrival,
+								 int segments, struct ArrayType *reloptions);
+
+/* view_api.c */
+extern Oid	StreamRelationByName(text *name);
+
 /* utility.c */
 extern void StreamUtilityInstallHook(void);
 
@@ -216,10 +235,16 @@ extern struct ErrorData *StreamRecoverFromError(MemoryContext cxt,
 
 /* privilege.c */
 extern Oid	StreamExtensionOwner(void);
+extern char *StreamInstalledVersion(void);
+extern void StreamCheckVersion(void);
 extern void StreamCheckOwner(Oid relid);
 extern void StreamSwitchToExtensionOwner(Oid *save_userid, int *save_sec_context,
 										 int *save_nestlevel);
 extern void StreamRestoreUser(Oid save_userid, int save_sec_context,
 							  int save_nestlevel);
+extern Datum StreamCallInternal(const char *name, int nargs, Oid *argtypes,
+								Datum *values, bool *nulls, bool *isnull);
+extern Datum StreamForwardInternal(FunctionCallInfo fcinfo, const char *name, int nargs,
+								   Oid *argtypes, bool *isnull);
 
 #endif							/* STREAM_EXT_H */

@@ -378,11 +378,17 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		layout->table = result_oid;
 		state_oid = InvalidOid;
 
-		/* Only the worker's batches write it (guard.c). */
+		/*
+		 * Only the worker's batches write it (guard.c); the trigger is
+		 * created as the extension's owner, as users cannot execute its
+		 * function.
+		 */
+		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 		StreamRunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
 							  " ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
 							  result_table));
 		StreamRunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", result_table));
+		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
 		if (ttl != NULL)
 			StreamRunDDL(psprintf("CREATE INDEX ON %s (%s)", result_table,
 								  quote_identifier(list_nth(layout->keys, shape->window->key - 1))));
@@ -596,7 +602,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("replace_continuous_view needs a view and a query")));
-	view = PG_GETARG_OID(0);
+	view = StreamRelationByName(PG_GETARG_TEXT_PP(0));
 	new_query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	/* The old view, its batches waited for and kept out meanwhile. */
@@ -703,7 +709,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	SPI_connect();
 	values[0] = ObjectIdGetDatum(view);
 	values[1] = CStringGetTextDatum(new_query);
-	if (SPI_execute_with_args(psprintf("SELECT stream_ext._create_continuous_view(%s, $2, c.batch_size,"
+	if (SPI_execute_with_args(psprintf("SELECT stream_ext.create_continuous_view(%s, $2, c.batch_size,"
 									   " true, false, c.notify, c.emit, NULL, c.allowed_lateness, c.late,"
 									   " c.max_future, NULL, NULL, NULL, c.ttl, NULL)"
 									   " FROM stream_ext.continuous_view c WHERE c.result = $1::pg_catalog.oid",

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -41,7 +42,7 @@
 /* The worker's slot in the launcher's registry; NULL in other backends. */
 StreamWorkerSlot *MyStreamWorkerSlot = NULL;
 
-static bool ExtensionPresent(void);
+static bool ExtensionPresent(bool *outdated);
 static const char *const injection_points[] = {
 	"batch-bounds", "batch-applied", "batch-progress", "batch-committed", "prune-truncated"
 };
@@ -64,6 +65,7 @@ StreamWorkerMain(Datum main_arg)
 	TimestampTz last_round = 0;
 	TimestampTz last_prune = 0;
 	TimestampTz last_work;
+	bool		outdated = false;
 
 	memcpy(&slotno, MyBgworkerEntry->bgw_extra, sizeof(int));
 	MyStreamWorkerSlot = StreamWorkerSlotGet(slotno);
@@ -126,9 +128,25 @@ StreamWorkerMain(Datum main_arg)
 
 		if (due || prune_pending || timed_out)
 		{
-			if (!ExtensionPresent())
+			if (!ExtensionPresent(&outdated))
 				WorkerExit(STREAM_WORKER_NO_EXTENSION);
 			timed_out = false;
+		}
+
+		/*
+		 * The database's extension is of another version than this
+		 * library: its catalog and batch statements are not this library's
+		 * to run.  Nothing is applied or pruned until ALTER EXTENSION
+		 * stream_ext UPDATE; the events wait in the streams.
+		 */
+		if (outdated)
+		{
+			pgstat_report_activity(STATE_IDLE, NULL);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 stream_ext_idle_interval, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			timed_out = true;
+			continue;
 		}
 
 		if (due)
@@ -186,21 +204,33 @@ StreamRecoverFromError(MemoryContext cxt, ResourceOwner owner)
 }
 
 /*
- * ExtensionPresent tells whether the database still has the extension.
+ * ExtensionPresent tells whether the database still has the extension,
+ * and (*outdated) whether it is of another version than this library,
+ * which is logged once per version seen.
  */
 static bool
-ExtensionPresent(void)
+ExtensionPresent(bool *outdated)
 {
-	bool		present;
+	static char logged[NAMEDATALEN] = "";
+	char	   *version;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "checking for the stream_ext extension");
-	present = OidIsValid(get_extension_oid("stream_ext", true));
+	version = StreamInstalledVersion();
+	*outdated = version != NULL && strcmp(version, STREAM_EXT_VERSION) != 0;
+	if (*outdated && strncmp(logged, version, NAMEDATALEN - 1) != 0)
+	{
+		ereport(LOG,
+				(errmsg("stream_ext: database \"%s\" has version %s of the extension, the library is version %s; no batches run until it is updated",
+						get_database_name(MyDatabaseId), version, STREAM_EXT_VERSION),
+				 errhint("Run ALTER EXTENSION stream_ext UPDATE in that database.")));
+		strlcpy(logged, version, NAMEDATALEN);
+	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	return present;
+	return version != NULL;
 }
 
 /*

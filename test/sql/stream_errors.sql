@@ -156,11 +156,10 @@ SET ROLE regress_stream_alice;
 SELECT err.try($$SELECT stream_ext.create_stream('err.bobs', event_time => 'ts')$$);
 SELECT err.unchanged('err.bobs');
 
--- The internal registration function checks ownership too.
+-- The internal rebuild cannot be called by users.
 SET ROLE regress_stream_bob;
-SELECT err.try($$SELECT stream_ext._register_stream('err.local_time', 'ts', NULL, 3, NULL)$$);
+SELECT err.try($$SELECT stream_ext._rebuild_stream('err.local_time', 'ts', NULL)$$);
 SET ROLE regress_stream_alice;
-SELECT err.try($$SELECT stream_ext._register_stream('err.base', 'ts', NULL, 3, NULL)$$);
 
 -- The catalog is not writable by users.
 SELECT err.try($$INSERT INTO stream_ext.stream (relid, event_time, segments) VALUES ('err.base', 'ts', 3)$$);
