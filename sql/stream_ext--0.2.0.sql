@@ -277,7 +277,11 @@ CREATE TABLE stream_ext.continuous_view (
     attempts     integer NOT NULL DEFAULT 0,   -- batches begun but not finished
     attempted_at timestamptz,                  -- when the last was begun (a restart since resets)
     last_batch_at timestamptz,
-    last_error   text,
+    last_error   text,                     -- message of the error that stopped it
+    last_error_code text,                  -- its SQLSTATE
+    last_error_detail text,                -- its DETAIL, HINT and CONTEXT
+    last_error_hint text,
+    last_error_context text,
     last_error_at timestamptz,
     created_at   timestamptz NOT NULL DEFAULT now()
 );
@@ -1438,6 +1442,10 @@ SELECT c.result AS view,
        extract(epoch FROM b.lag)::float8 AS lag_seconds,
        c.retries AS transient_errors,
        c.last_error,
+       c.last_error_code,
+       c.last_error_detail,
+       c.last_error_hint,
+       c.last_error_context,
        c.last_error_at,
        stream_ext.worker_state() AS worker
   FROM stream_ext.continuous_view c

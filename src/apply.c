@@ -181,7 +181,7 @@ static void SegmentsToRead(Oid stream, Datum progress, Datum *ranges);
 static void CountAttempt(List *group, bool undo);
 static void RecordRetry(List *group, const char *message);
 static void CountRetry(List *group);
-static void MarkViewError(Oid view, const char *message);
+static void MarkViewError(Oid view, const char *message, ErrorData *edata);
 static bool BackingOff(Oid view);
 static void ForgetBackoff(List *group);
 static Datum ViewOidArray(List *group);
@@ -254,7 +254,7 @@ StreamApplyViews(bool *more)
 		{
 			MarkViewError(v->view,
 						  psprintf("a batch of this view was begun %d times without finishing: the worker stopped or crashed during it",
-								   v->attempts));
+								   v->attempts), NULL);
 			continue;
 		}
 		if (BackingOff(v->view))
@@ -444,7 +444,7 @@ ApplyGroup(List *group, char **stream_end)
 						more |= ApplyGroup(list_make1(lfirst(lc)), stream_end);
 				}
 				else
-					MarkViewError(((ActiveView *) linitial(group))->view, edata->message);
+					MarkViewError(((ActiveView *) linitial(group))->view, edata->message, edata);
 				break;
 		}
 		FreeErrorData(edata);
@@ -1211,29 +1211,54 @@ ViewOidArray(List *group)
 }
 
 /*
- * MarkViewError puts a view in state 'error' with the message.
+ * MarkViewError puts a view in state 'error' with the message, and the
+ * SQLSTATE, detail, hint and context of the error that stopped its batch
+ * (edata, NULL when the worker found the fault itself); the server log
+ * gets all of them too.
  */
 static void
-MarkViewError(Oid view, const char *message)
+MarkViewError(Oid view, const char *message, ErrorData *edata)
 {
-	Oid			argtypes[2] = {OIDOID, TEXTOID};
-	Datum		values[2];
+	Oid			argtypes[6] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', 'n', 'n', 'n', 'n'};
+	const char *parts[4] = {NULL, NULL, NULL, NULL};
 
+	if (edata != NULL)
+	{
+		parts[0] = unpack_sql_state(edata->sqlerrcode);
+		parts[1] = edata->detail;
+		parts[2] = edata->hint;
+		parts[3] = edata->context;
+	}
 	values[0] = ObjectIdGetDatum(view);
 	values[1] = CStringGetTextDatum(message);
+	for (int i = 0; i < 4; i++)
+	{
+		if (parts[i] != NULL)
+		{
+			values[i + 2] = CStringGetTextDatum(parts[i]);
+			nulls[i + 2] = ' ';
+		}
+	}
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	ereport(LOG,
 			(errmsg("stream_ext: continuous view \"%s\" is in error: %s",
-					get_rel_name(view), message)));
+					get_rel_name(view), message),
+			 parts[1] ? errdetail_internal("%s", parts[1]) : 0,
+			 parts[2] ? errhint("%s", parts[2]) : 0,
+			 parts[3] ? errcontext("%s", parts[3]) : 0));
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	(void) SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-								 "   SET state = 'error', last_error = $2,"
+								 "   SET state = 'error', last_error = $2, last_error_code = $3,"
+								 "       last_error_detail = $4, last_error_hint = $5,"
+								 "       last_error_context = $6,"
 								 "       last_error_at = pg_catalog.now(), attempts = 0"
 								 " WHERE result = $1::pg_catalog.oid",
-								 2, argtypes, values, NULL, false, 0);
+								 6, argtypes, values, nulls, false, 0);
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();

@@ -757,6 +757,8 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 							  "       notifications_skipped = o.notifications_skipped,"
 							  "       late_events = o.late_events, retries = o.retries,"
 							  "       last_batch_at = o.last_batch_at, last_error = o.last_error,"
+							  "       last_error_code = o.last_error_code, last_error_detail = o.last_error_detail,"
+							  "       last_error_hint = o.last_error_hint, last_error_context = o.last_error_context,"
 							  "       last_error_at = o.last_error_at, created_at = o.created_at"
 							  "  FROM stream_ext.continuous_view o"
 							  " WHERE o.result = $1::pg_catalog.oid AND n.result = $2::pg_catalog.oid",

@@ -144,7 +144,9 @@ SetViewState(Oid view, const char *state)
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-							  "   SET state = $2, last_error = NULL, attempts = 0"
+							  "   SET state = $2, last_error = NULL, last_error_code = NULL,"
+							  "       last_error_detail = NULL, last_error_hint = NULL,"
+							  "       last_error_context = NULL, attempts = 0"
 							  " WHERE result = $1::pg_catalog.oid",
 							  2, (Oid[]) {OIDOID, TEXTOID}, values, NULL, false, 0) != SPI_OK_UPDATE ||
 		SPI_processed != 1)

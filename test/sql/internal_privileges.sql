@@ -89,7 +89,9 @@ SELECT stream_ext.drop_transform('internal_priv.copy');
 SELECT stream_ext.drop_continuous_view('internal_priv.totals');
 SELECT stream_ext.create_continuous_view('internal_priv.again',
     $$SELECT count(*) AS n FROM internal_priv.events$$);
+SET client_min_messages = warning;  -- the NOTICE names OIDs
 SELECT stream_ext.drop_stream('internal_priv.events', cascade => true);
+RESET client_min_messages;
 -- No catalog entry left behind, for a dropped table or in the schema.
 SELECT count(*) AS views_left FROM stream_ext.continuous_view c
  WHERE NOT EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = c.result)

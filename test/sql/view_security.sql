@@ -76,7 +76,9 @@ SELECT p.proname FROM pg_proc p
 CREATE FUNCTION sec_fragile_combine(a int8, b int8) RETURNS int8 LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 BEGIN
     IF a + b > 100 THEN
-        RAISE EXCEPTION 'fragile total % is over 100', a + b;
+        RAISE EXCEPTION 'fragile total % is over 100', a + b
+            USING DETAIL = format('The states were %s and %s.', a, b),
+                  HINT = 'Keep totals under 100.', ERRCODE = 'numeric_value_out_of_range';
     END IF;
     RETURN a + b;
 END $$;
@@ -88,6 +90,12 @@ SELECT stream_ext.flush();
 INSERT INTO sec_ev SELECT 1, 10, '2026-01-01' FROM generate_series(1, 8);
 SELECT stream_ext.flush();
 SELECT name, state, last_error FROM stream_ext.continuous_views WHERE name::text LIKE 'sec_%' ORDER BY 1;
+-- The whole error is kept: SQLSTATE, detail, hint and context (the
+-- function's line, then the batch statement it ran in).
+SELECT last_error_code, last_error_detail, last_error_hint,
+       split_part(last_error_context, E'\n', 1) AS context,
+       last_error_context LIKE E'%\nSQL statement "WITH stream_ext_batch %' AS in_batch
+  FROM stream_ext.stats WHERE view = 'sec_fragile'::regclass;
 SELECT * FROM sec_sturdy ORDER BY k;
 SELECT events_waiting > 0 AS kept FROM stream_ext.stats WHERE view = 'sec_fragile'::regclass;
 SELECT stream_ext.drop_continuous_view('sec_fragile');
