@@ -36,6 +36,7 @@ OBJS = \
 	src/launcher.o \
 	src/worker.o \
 	src/utility.o \
+	src/upgrade.o \
 	src/privilege.o
 
 DATA = $(wildcard sql/stream_ext--*.sql)

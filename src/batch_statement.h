@@ -123,6 +123,12 @@ typedef struct BatchFragment
 
 /* view.c */
 extern void StreamRefuse(const char *construct, const char *hint);
+extern char *StreamIntervalSQL(Interval *interval);
+extern ViewShape *StreamRedefineView(const char *query_string, ContinuousViewOptions *options,
+									 Interval *step, bool session, bool *emitting);
+extern char *StreamSlidingSelect(ViewShape *shape, ViewLayout *layout,
+								 ContinuousViewOptions *options, Oid steps);
+extern List *StreamTransformFragment(const char *query_string, uint32 part);
 
 /* result_table.c */
 extern ViewLayout *StreamPlanLayout(ViewShape *shape, ContinuousViewOptions *options,
@@ -133,6 +139,9 @@ extern Node *StreamFinalMutator(Node *node, ViewShape *shape, ViewLayout *layout
 extern char *StreamColumnType(Node *expr);
 extern void StreamRunDDL(const char *sql);
 extern bool StreamKeyIsNotNull(Node *expr, ViewShape *shape);
+extern void StreamLayoutWithoutGenerated(ViewLayout *layout);
+extern char *StreamStateColumnDef(ViewAggregate *agg);
+extern void StreamCommentStateColumns(ViewLayout *layout, const char *qualified_name);
 
 /* batch_statement.c */
 extern List *StreamViewFragment(ViewShape *shape, ContinuousViewOptions *options,

@@ -243,7 +243,19 @@ StreamCreateViewTable(ViewShape *shape, ViewLayout *layout, const char *qualifie
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified_name)),
 							 NoLock, false);
 
-	/* What the columns of its own are. */
+	StreamCommentStateColumns(layout, qualified_name);
+	return relid;
+}
+
+/*
+ * StreamCommentStateColumns says what the columns of the view's table
+ * that are not the view's own hold.
+ */
+void
+StreamCommentStateColumns(ViewLayout *layout, const char *qualified_name)
+{
+	ListCell   *lc;
+
 	foreach(lc, layout->aggregates)
 	{
 		ViewAggregate *agg = lfirst(lc);
@@ -258,7 +270,36 @@ StreamCreateViewTable(ViewShape *shape, ViewLayout *layout, const char *qualifie
 	if (layout->revision)
 		StreamRunDDL(psprintf("COMMENT ON COLUMN %s.%s IS %s", qualified_name, REVISION_COLUMN,
 							  quote_literal_cstr("stream_ext: how often the window was emitted closed (0: still open)")));
-	return relid;
+}
+
+/*
+ * StreamLayoutWithoutGenerated makes the batches write every final value
+ * of the layout, for a table whose final columns are not generated (a
+ * result table made by version 0.1.0, upgrade.c).
+ */
+void
+StreamLayoutWithoutGenerated(ViewLayout *layout)
+{
+	ListCell   *lc;
+
+	layout->generated = false;
+	foreach(lc, layout->finals)
+		lfirst(lc) = NULL;
+}
+
+/*
+ * StreamStateColumnDef is the definition of the column that holds an
+ * aggregate's state: its name, type and collation.
+ */
+char *
+StreamStateColumnDef(ViewAggregate *agg)
+{
+	char	   *def = psprintf("%s %s", quote_identifier(agg->home), format_type_be(agg->state_type));
+
+	if (OidIsValid(agg->aggref->inputcollid) && type_is_collatable(agg->state_type) &&
+		agg->aggref->inputcollid != DEFAULT_COLLATION_OID)
+		def = psprintf("%s COLLATE %s", def, generate_collation_name(agg->aggref->inputcollid));
+	return def;
 }
 
 /*
@@ -302,11 +343,7 @@ TableDDL(ViewShape *shape, ViewLayout *layout, const char *qualified_name, List 
 
 		if (!agg->hidden && !layout->steps)
 			continue;
-		appendStringInfo(&sql, "%s%s %s", i++ > 0 ? ", " : "", quote_identifier(agg->home),
-						 format_type_be(agg->state_type));
-		if (OidIsValid(agg->aggref->inputcollid) && type_is_collatable(agg->state_type) &&
-			agg->aggref->inputcollid != DEFAULT_COLLATION_OID)
-			appendStringInfo(&sql, " COLLATE %s", generate_collation_name(agg->aggref->inputcollid));
+		appendStringInfo(&sql, "%s%s", i++ > 0 ? ", " : "", StreamStateColumnDef(agg));
 	}
 	if (layout->revision)
 		appendStringInfo(&sql, ", %s integer NOT NULL DEFAULT 0", REVISION_COLUMN);

@@ -28,6 +28,7 @@
  *	launcher.c	the launcher, and the registry of per-database workers
  *	worker.c	the per-database worker's loop
  *	utility.c	the utility hook: COPY, database commands, DROP EXTENSION
+ *	upgrade.c	ALTER EXTENSION UPDATE from 0.1.0: the views' tables and batches
  *	privilege.c	running internal steps as the extension's owner, and
  *				calling internal functions for the SQL functions
  *	stream_ext.c	module load, GUCs and hooks

@@ -71,13 +71,15 @@ static Oid	OutputStream(const char *name, Oid relid, const char *qualified,
 						 ViewShape *shape);
 static void ResolveCombine(ViewShape *shape);
 static void AddSessionColumns(ViewShape *shape);
-static char *IntervalSQL(Interval *interval);
+
 static void AddStepKey(ViewShape *shape, Interval *step);
 static char *SlidingSelect(ViewShape *shape, ViewLayout *layout,
 						   ContinuousViewOptions *options, Oid state_oid);
 static void CheckNoCycle(Oid output, Oid stream, const char *name);
 static Oid	TableOid(const char *qualified_name);
 static void CheckReservedNames(ViewShape *shape);
+static void CheckTransformQuery(ViewShape *shape);
+static List *TransformFragment(ViewShape *shape, const char *cols, uint32 part);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
@@ -250,8 +252,8 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 							notify != NULL ? "notify" : append_to != NULL ? "append_to" :
 							output_stream != NULL ? "output_stream" : ttl != NULL ? "ttl" : "emit"),
 					 errhint("It is read through a view that combines the steps of the last sliding interval when queried; its steps expire by themselves.")));
-		options.sliding = IntervalSQL(sliding);
-		options.step = IntervalSQL(step);
+		options.sliding = StreamIntervalSQL(sliding);
+		options.step = StreamIntervalSQL(step);
 	}
 	if (session_gap != NULL)
 	{
@@ -266,7 +268,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 					 errmsg("a view with session windows has no %s",
 							sliding != NULL ? "sliding window" : "output_stream"),
 					 errhint("Its sessions are rows of its result table, merged as events come.")));
-		options.session_gap = IntervalSQL(session_gap);
+		options.session_gap = StreamIntervalSQL(session_gap);
 	}
 	if (ttl != NULL)
 	{
@@ -274,7 +276,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("ttl must not be negative")));
-		options.ttl = IntervalSQL(ttl);
+		options.ttl = StreamIntervalSQL(ttl);
 	}
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -294,7 +296,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 				 errmsg("relation \"%s\" already exists", result_table),
 				 errhint("A continuous view is its result table; choose another name.")));
 
-	options.max_future = max_future != NULL ? IntervalSQL(max_future) :
+	options.max_future = max_future != NULL ? StreamIntervalSQL(max_future) :
 		"'01:00:00'::pg_catalog.interval";
 	shape = AnalyzeViewQuery(query_string);
 	CheckViewQuery(shape);
@@ -776,6 +778,99 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 }
 
 /*
+ * TransformFragment returns a transform's part of a batch statement: the
+ * rows of its query over the batch, inserted into the target's columns
+ * cols.  Generated with search_path = pg_catalog.
+ */
+static List *
+TransformFragment(ViewShape *shape, const char *cols, uint32 part)
+{
+	StringInfoData sql;
+	List	   *parts;
+
+	initStringInfo(&sql);
+	parts = list_make2(psprintf("x_%u AS (INSERT INTO ", part), "output");
+	appendStringInfo(&sql, " (%s) %s RETURNING 1),\n"
+					 "o_%u AS (SELECT (SELECT pg_catalog.count(*) FROM x_%u), 0::pg_catalog.int8,"
+					 " 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8,"
+					 " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz,"
+					 " NULL::pg_catalog.int8 AS stream_ext_events)",
+					 cols, StreamBatchQuery(shape, copyObject(shape->query)), part, part);
+	return lappend(parts, sql.data);
+}
+
+/*
+ * StreamRedefineView analyzes a stored view's query again, with the
+ * options it was created with (checked then), as create_continuous_view
+ * does, and returns its shape; *emitting: whether the view emits closed
+ * windows.  step: the step of its sliding window, or NULL; session: it has
+ * session windows.  For the update from 0.1.0 (upgrade.c), which runs it
+ * as the view's owner with the view's search_path, time zone and date
+ * style.
+ */
+ViewShape *
+StreamRedefineView(const char *query_string, ContinuousViewOptions *options, Interval *step,
+				   bool session, bool *emitting)
+{
+	ViewShape  *shape = AnalyzeViewQuery(query_string);
+	int			save_nestlevel;
+
+	CheckViewQuery(shape);
+	shape->window = StreamFindWindow(shape->query, shape->stream_rti, shape->stream, shape->keys);
+	*emitting = shape->window != NULL && (options->emit_final || options->append_to != NULL);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (step != NULL)
+		AddStepKey(shape, step);
+	if (session)
+		AddSessionColumns(shape);
+	AtEOXact_GUC(false, save_nestlevel);
+	return shape;
+}
+
+/*
+ * StreamSlidingSelect is the query of the view a sliding window is read
+ * through, over its steps' table.
+ */
+char *
+StreamSlidingSelect(ViewShape *shape, ViewLayout *layout, ContinuousViewOptions *options,
+					Oid steps)
+{
+	return SlidingSelect(shape, layout, options, steps);
+}
+
+/*
+ * StreamTransformFragment analyzes a stored transform's query again and
+ * returns its part of a batch statement (for the update from 0.1.0).
+ */
+List *
+StreamTransformFragment(const char *query_string, uint32 part)
+{
+	ViewShape  *shape = AnalyzeViewQuery(query_string);
+	StringInfoData cols;
+	ListCell   *lc;
+	int			save_nestlevel;
+	List	   *parts;
+
+	CheckTransformQuery(shape);
+	initStringInfo(&cols);
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk)
+			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
+	}
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	parts = TransformFragment(shape, cols.data, part);
+	AtEOXact_GUC(false, save_nestlevel);
+	return parts;
+}
+
+/*
  * CheckTransformQuery refuses what a transform cannot do: its rows must
  * come from each event on its own (and its lookup rows), so that applying
  * the events batch by batch gives the rows of the query over all of them.
@@ -836,11 +931,9 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	Oid			owner = GetUserId();
 	AclResult	aclresult;
 	ListCell   *lc;
-	StringInfoData sql;
 	StringInfoData cols;
 	List	   *parts = NIL;
 	uint32		part;
-	char	   *batch_query;
 	char	   *definition;
 	Oid			view_oid;
 	ObjectAddress view_addr;
@@ -944,7 +1037,6 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 							 GUC_ACTION_SAVE, true, 0, false);
 
 	definition = pg_get_querydef(copyObject(shape->query), false);
-	batch_query = StreamBatchQuery(shape, copyObject(shape->query));
 	StreamRunDDL(psprintf("CREATE VIEW %s AS %s", qualified, definition));
 	view_oid = TableOid(qualified);
 
@@ -954,16 +1046,7 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	recordDependencyOn(&view_addr, &target_addr, DEPENDENCY_NORMAL);
 
 	part = NextPartNumber();
-	initStringInfo(&sql);
-	/* Its part: the rows of its query over the batch, into the target. */
-	parts = list_make2(psprintf("x_%u AS (INSERT INTO ", part), "output");
-	appendStringInfo(&sql, " (%s) %s RETURNING 1),\n"
-					 "o_%u AS (SELECT (SELECT pg_catalog.count(*) FROM x_%u), 0::pg_catalog.int8,"
-					 " 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8, 0::pg_catalog.int8,"
-					 " NULL::pg_catalog.timestamptz, NULL::pg_catalog.timestamptz,"
-					 " NULL::pg_catalog.int8 AS stream_ext_events)",
-					 cols.data, batch_query, part, part);
-	parts = lappend(parts, sql.data);
+	parts = TransformFragment(shape, cols.data, part);
 
 	{
 		Oid			argtypes[14] = {OIDOID, OIDOID, TEXTOID, TEXTARRAYOID, OIDOID, TEXTOID,
@@ -1019,10 +1102,10 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 }
 
 /*
- * IntervalSQL returns an interval as an SQL constant.
+ * StreamIntervalSQL returns an interval as an SQL constant.
  */
-static char *
-IntervalSQL(Interval *interval)
+char *
+StreamIntervalSQL(Interval *interval)
 {
 	return psprintf("%s::pg_catalog.interval",
 					quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,

@@ -69,6 +69,18 @@ log "building in $work"
 make -C "$work" -s clean >/dev/null
 make -C "$work" -s PG_CONFIG="$PG_CONFIG" STREAM_EXT_CFLAGS=-Werror
 make -C "$work" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+
+# Version 0.1.0, for the update test (test/t/014_upgrade.pl): the tree as
+# it was before the commit that added version 0.2.0, from the git history
+# (a tree without it skips that test).
+if [ "$mode" = test ] && v010=$(git -C "$top" log --diff-filter=A --format=%H -1 -- sql/stream_ext--0.2.0.sql 2>/dev/null) &&
+    [ -n "$v010" ] && git -C "$top" cat-file -e "$v010^" 2>/dev/null; then
+    log "building version 0.1.0 (${v010:0:7}^) for the update test"
+    mkdir -p "$work/.v0.1.0"
+    git -C "$top" archive "$v010^" | tar -C "$work/.v0.1.0" -xf -
+    make -C "$work/.v0.1.0" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+    export STREAM_EXT_V010_DIR="$work/.v0.1.0"
+fi
 [ "$(id -u)" -eq 0 ] && chown -R "$runas" "$work"
 
 run_tests() {

@@ -1,0 +1,802 @@
+/* stream_ext--0.1.0--0.2.0.sql: from 0.1.0 to 0.2.0 */
+
+\echo Use "ALTER EXTENSION stream_ext UPDATE" to load this file. \quit
+
+-- What 0.2.0 changes (see README, "Versions and updates"):
+--   - a view's states live in its result table; 0.1.0's state tables are
+--     folded into the result tables and dropped (upgrade.c), except a
+--     sliding window's steps, which were already kept as 0.2.0 keeps them;
+--   - every view's and transform's part of the batch statement is
+--     generated again;
+--   - internal functions are not executable by PUBLIC: the SQL functions
+--     that used them are C functions now;
+--   - a view in error keeps the SQLSTATE, detail, hint and context of its
+--     error.
+
+-- ---------------------------------------------------------------------
+-- Functions the batches of 0.2.0 use
+-- ---------------------------------------------------------------------
+
+-- A combined state passed through an aggregation that finalizes others
+-- beside it (batch_merge.c): the first non-null state of the group.
+CREATE FUNCTION stream_ext._keep_first(state anyelement, value anyelement)
+RETURNS anyelement
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'stream_ext_keep_first';
+CREATE AGGREGATE stream_ext._keep(anyelement) (
+    SFUNC = stream_ext._keep_first,
+    STYPE = anyelement,
+    COMBINEFUNC = stream_ext._keep_first,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stream_ext._keep(anyelement) IS
+    'internal: the first non-null value of the group, as a state that partial.c passes through';
+
+-- The pane that holds ts: the bin of the given size aligned on origin, as
+-- [window_start, window_end); an infinite ts is its own pane, a NULL one is
+-- (NULL, NULL), in no window.  A hopping window's batch aggregates each event once per pane and
+-- combines the panes into the windows (batch_partial.c).
+CREATE FUNCTION stream_ext._pane(ts timestamptz, pane interval, origin timestamptz,
+                                 OUT window_start timestamptz, OUT window_end timestamptz)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
+AS $$
+    SELECT CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(pane, ts, origin) ELSE ts END,
+           CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(pane, ts, origin) OPERATOR(pg_catalog.+) pane ELSE ts END
+$$;
+COMMENT ON FUNCTION stream_ext._pane(timestamptz, interval, timestamptz) IS
+    'internal: the pane of a hopping window that holds ts';
+
+-- ---------------------------------------------------------------------
+-- The catalog
+-- ---------------------------------------------------------------------
+
+ALTER TABLE stream_ext.continuous_view
+    ADD COLUMN last_error_code text,
+    ADD COLUMN last_error_detail text,
+    ADD COLUMN last_error_hint text,
+    ADD COLUMN last_error_context text;
+-- Only a sliding window keeps a table of its own after the update.
+ALTER TABLE stream_ext.continuous_view DROP CONSTRAINT continuous_view_check;
+
+-- ---------------------------------------------------------------------
+-- Continuous views and transforms: the SQL functions in C
+-- ---------------------------------------------------------------------
+
+DROP FUNCTION stream_ext._create_continuous_view(text, text, integer, boolean, boolean, text, text,
+                                                 text, interval, text, interval, text, interval,
+                                                 interval, interval, interval);
+CREATE OR REPLACE FUNCTION stream_ext.create_continuous_view(name text, query text,
+                                                  batch_size integer DEFAULT NULL,
+                                                  paused boolean DEFAULT false,
+                                                  backfill boolean DEFAULT false,
+                                                  notify text DEFAULT NULL,
+                                                  emit text DEFAULT 'changes',
+                                                  append_to text DEFAULT NULL,
+                                                  allowed_lateness interval DEFAULT '0',
+                                                  late text DEFAULT 'update',
+                                                  max_future interval DEFAULT '1 hour',
+                                                  output_stream text DEFAULT NULL,
+                                                  sliding interval DEFAULT NULL,
+                                                  step interval DEFAULT NULL,
+                                                  ttl interval DEFAULT NULL,
+                                                  session_gap interval DEFAULT NULL)
+RETURNS regclass
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
+
+DROP FUNCTION stream_ext._set_view_state(regclass, text);
+DROP FUNCTION stream_ext._drop_continuous_view(regclass);
+DROP FUNCTION stream_ext._replace_continuous_view(regclass, text);
+-- Views by name (view_api.c), resolved with the caller's search_path.
+CREATE OR REPLACE FUNCTION stream_ext.pause_continuous_view(name text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_pause_continuous_view';
+COMMENT ON FUNCTION stream_ext.pause_continuous_view(text) IS
+    'stops a continuous view''s batches until it is resumed; its events wait in the stream';
+CREATE OR REPLACE FUNCTION stream_ext.resume_continuous_view(name text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_resume_continuous_view';
+COMMENT ON FUNCTION stream_ext.resume_continuous_view(text) IS
+    'lets a paused continuous view, or one in error, run its batches again';
+CREATE OR REPLACE FUNCTION stream_ext.drop_continuous_view(name text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_drop_continuous_view';
+COMMENT ON FUNCTION stream_ext.drop_continuous_view(text) IS
+    'drops a continuous view: its result table, its state and its catalog entry';
+
+CREATE OR REPLACE FUNCTION stream_ext.replace_continuous_view(name text, query text)
+RETURNS regclass
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_replace_continuous_view';
+COMMENT ON FUNCTION stream_ext.replace_continuous_view(text, text) IS
+    'gives a continuous view a new query whose results follow from its stored states (keys dropped, aggregates among the old ones)';
+
+DROP FUNCTION stream_ext._create_transform(text, text, regclass, integer, boolean, boolean);
+CREATE OR REPLACE FUNCTION stream_ext.create_transform(name text, query text, target regclass,
+                                            batch_size integer DEFAULT NULL,
+                                            paused boolean DEFAULT false,
+                                            backfill boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_create_transform';
+-- Transforms by name (view_api.c), resolved with the caller's search_path.
+CREATE OR REPLACE FUNCTION stream_ext.drop_transform(name text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_drop_transform';
+COMMENT ON FUNCTION stream_ext.drop_transform(text) IS
+    'drops a continuous transform; the rows it wrote stay in its target';
+CREATE OR REPLACE FUNCTION stream_ext.pause_transform(name text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_pause_transform';
+COMMENT ON FUNCTION stream_ext.pause_transform(text) IS
+    'stops a continuous transform''s batches until it is resumed';
+CREATE OR REPLACE FUNCTION stream_ext.resume_transform(name text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_resume_transform';
+COMMENT ON FUNCTION stream_ext.resume_transform(text) IS
+    'lets a paused continuous transform, or one in error, run its batches again';
+DROP FUNCTION stream_ext._drop_transform(regclass);
+DROP FUNCTION stream_ext._transform(regclass);
+
+DROP FUNCTION stream_ext._view_sql(text, text, text);
+CREATE FUNCTION stream_ext._view_sql(query text, result_table text)
+RETURNS text
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_view_sql';
+COMMENT ON FUNCTION stream_ext._view_sql(text, text) IS
+    'internal: checks a continuous view''s query, creates its result table, returns its batch statement';
+
+-- ---------------------------------------------------------------------
+-- Streams: create_stream, drop_stream and attach_source in C
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION stream_ext._refuse_modification()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' AND stream_ext._pruning() OR TG_OP = 'UPDATE' AND stream_ext._rebasing(TG_RELID) THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'cannot % stream %', TG_OP,
+            format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        USING ERRCODE = 'feature_not_supported',
+              DETAIL = 'A stream holds events, which are facts: they can only be appended with INSERT or COPY.',
+              HINT = 'Use stream_ext.drop_stream() to remove a stream with its events.';
+END;
+$$;
+
+-- create_stream's rebuild of the table as a segmented one, run as the
+-- caller by create_stream (stream_api.c), which then registers the stream
+-- and creates its segments.
+CREATE FUNCTION stream_ext._rebuild_stream(stream regclass, event_time name, arrival_column name,
+                                           OUT rebuilt regclass, OUT time_column name,
+                                           OUT arrival name, OUT storage text[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rel         pg_catalog.pg_class;
+    nsp         name;
+    qname       text;
+    oldname     name;
+    time_col    name := event_time;
+    time_type   regtype;
+    nonempty    boolean;
+    what        text;
+    r           record;
+    old_indexes name[];
+    new_indexes name[];
+    seqstate    record;
+    identity_seqs text[] := '{}';
+    newrel      regclass;
+    col_defs    text := '';
+BEGIN
+    IF stream IS NULL THEN
+        RAISE EXCEPTION 'stream must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT * INTO rel FROM pg_class WHERE oid = stream;
+    nsp := (SELECT nspname FROM pg_namespace WHERE oid = rel.relnamespace);
+    qname := format('%I.%I', nsp, rel.relname);
+
+    IF EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
+        RAISE EXCEPTION 'table % is already a stream', qname
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'SELECT * FROM stream_ext.streams lists the streams.';
+    END IF;
+
+    CASE rel.relkind
+        WHEN 'r' THEN
+            NULL;
+        WHEN 'p' THEN
+            RAISE EXCEPTION 'cannot make partitioned table % a stream', qname
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'stream_ext partitions a stream itself, into segments that background workers consume and prune.',
+                      HINT = 'Register a plain table with the same columns.';
+        WHEN 'v' THEN
+            RAISE EXCEPTION '% is a view, not a table', qname
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Register the table the events are inserted into; continuous views are created with stream_ext.create_continuous_view().';
+        WHEN 'm' THEN
+            RAISE EXCEPTION '% is a materialized view, not a table', qname
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Register the table the events are inserted into; continuous views are created with stream_ext.create_continuous_view().';
+        WHEN 'f' THEN
+            RAISE EXCEPTION 'cannot make foreign table % a stream', qname
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Events must be stored in this database to be processed exactly once.',
+                      HINT = 'Create a local table and load the events into it.';
+        ELSE
+            RAISE EXCEPTION '% is not a table', qname
+                USING ERRCODE = 'wrong_object_type';
+    END CASE;
+
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot make temporary table % a stream', quote_ident(rel.relname)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Background workers cannot see temporary tables.',
+                  HINT = 'Create the table without TEMPORARY.';
+    END IF;
+    IF rel.relpersistence = 'u' THEN
+        RAISE EXCEPTION 'cannot make unlogged table % a stream', qname
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'An unlogged table is emptied by crash recovery, so committed events would be lost.',
+                  HINT = format('Run ALTER TABLE %s SET LOGGED first.', qname);
+    END IF;
+    IF rel.relispartition OR EXISTS (SELECT 1 FROM pg_inherits
+                                      WHERE inhrelid = stream OR inhparent = stream) THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it takes part in inheritance or partitioning', qname
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Register a stand-alone table.';
+    END IF;
+    IF rel.reloftype <> 0 THEN
+        RAISE EXCEPTION 'cannot make typed table % a stream', qname
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Create the table with explicit columns instead of OF type.';
+    END IF;
+
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', qname
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- Event time: the user's column, or one added for the arrival time.
+    IF event_time IS NOT NULL THEN
+        SELECT atttypid INTO time_type FROM pg_attribute
+         WHERE attrelid = stream AND attname = event_time
+           AND attnum > 0 AND NOT attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', event_time, qname
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'event_time names the column that holds the time of each event; leave it out to use the arrival time.';
+        END IF;
+        IF time_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+            RAISE EXCEPTION 'event time column "%" has type %', event_time, time_type
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = 'The event time must be of type timestamp with time zone or timestamp.',
+                      HINT = 'Change the column''s type, or leave event_time out to use the arrival time.';
+        END IF;
+        arrival_column := NULL;
+    ELSE
+        IF arrival_column IS NULL THEN
+            RAISE EXCEPTION 'either event_time or arrival_column must be given'
+                USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = stream AND attname = arrival_column
+                      AND attnum > 0 AND NOT attisdropped) THEN
+            RAISE EXCEPTION 'table % already has a column "%"', qname, arrival_column
+                USING ERRCODE = 'duplicate_column',
+                      HINT = format('To use it as the event time, pass event_time => %L; otherwise choose another arrival_column.', arrival_column);
+        END IF;
+        time_col := arrival_column;
+        col_defs := format(', %I timestamptz NOT NULL DEFAULT pg_catalog.now()', arrival_column);
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM pg_attribute
+                WHERE attrelid = stream AND attname = 'stream_ext_tx'
+                  AND attnum > 0 AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'table % has a column named "stream_ext_tx"', qname
+            USING ERRCODE = 'duplicate_column',
+                  DETAIL = 'stream_ext adds a column of that name to every stream.',
+                  HINT = 'Rename the column.';
+    END IF;
+
+    -- What a stream cannot have.
+    SELECT c.conname INTO what FROM pg_constraint c
+     WHERE c.conrelid = stream AND c.contype IN ('p', 'u', 'x') LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT i.indexrelid::regclass::text INTO what FROM pg_index i
+         WHERE i.indrelid = stream AND i.indisunique LIMIT 1;
+    END IF;
+    IF what IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has the unique constraint or index "%"', qname, what
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Uniqueness would have to hold across all events, and events are pruned once processed.',
+                  HINT = 'Drop the primary key, unique or exclusion constraint first; a continuous view can group events by key instead.';
+    END IF;
+    SELECT c.conrelid::regclass::text INTO what FROM pg_constraint c
+     WHERE c.confrelid = stream LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: table % has a foreign key to it', qname, what
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the foreign key first.';
+    END IF;
+    SELECT t.tgname INTO what FROM pg_trigger t
+     WHERE t.tgrelid = stream AND NOT t.tgisinternal LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has trigger "%"', qname, what
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the triggers, register the table, then create them again on the stream.';
+    END IF;
+    IF rel.relhasrules THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has rules', qname
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the rules first.';
+    END IF;
+    IF rel.relrowsecurity OR EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = stream) THEN
+        RAISE EXCEPTION 'cannot make table % a stream: it has row-level security', qname
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Continuous views read every event of a stream as their owner.',
+                  HINT = 'Disable row-level security and drop the policies, and filter in the views instead.';
+    END IF;
+    SELECT pg_describe_object(d.classid, d.objid, d.objsubid) INTO what
+      FROM pg_depend d
+     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = stream
+       AND d.deptype = 'n'
+       AND NOT (d.classid = 'pg_constraint'::regclass
+                AND EXISTS (SELECT 1 FROM pg_constraint c
+                             WHERE c.oid = d.objid AND c.conrelid = stream))
+       AND NOT (d.classid = 'pg_class'::regclass AND d.objid = stream)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: % depends on it', qname, what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'create_stream rebuilds the table, which would drop dependent objects.',
+                  HINT = 'Drop the dependent objects, register the table, then create them again.';
+    END IF;
+    SELECT pg_describe_object(d.classid, d.objid, d.objsubid) INTO what
+      FROM pg_depend d
+     WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid = rel.reltype
+       AND d.deptype = 'n'
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot make table % a stream: % depends on its row type', qname, what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'create_stream rebuilds the table, which would drop dependent objects.',
+                  HINT = 'Drop the dependent objects, register the table, then create them again.';
+    END IF;
+
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', qname) INTO nonempty;
+    IF nonempty THEN
+        RAISE EXCEPTION 'table % is not empty', qname
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'create_stream rebuilds the table as a partitioned table, which PostgreSQL cannot do in place.',
+                  HINT = 'Register an empty table, then load the events into the stream.';
+    END IF;
+
+    -- Rebuild: move the old table and its index names aside, create the
+    -- partitioned table under the original name, carry everything over.
+    oldname := left(rel.relname, 40) || '_stream_ext_' || stream::oid;
+    SELECT array_agg(c.relname ORDER BY c.oid) INTO old_indexes
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = stream;
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qname);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', qname, oldname);
+    FOR r IN SELECT c.oid, row_number() OVER (ORDER BY c.oid) AS n
+               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE i.indrelid = stream ORDER BY c.oid LOOP
+        EXECUTE format('ALTER INDEX %s RENAME TO %I', r.oid::regclass,
+                       left(oldname, 40) || '_idx_' || r.n);
+    END LOOP;
+
+    EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING ALL,'
+                   ' stream_ext_tx int8 NOT NULL%s) PARTITION BY RANGE (stream_ext_tx)%s',
+                   nsp, rel.relname, nsp, oldname, col_defs,
+                   CASE WHEN rel.reltablespace <> 0
+                        THEN format(' TABLESPACE %I', (SELECT spcname FROM pg_tablespace
+                                                        WHERE oid = rel.reltablespace))
+                        ELSE '' END);
+    newrel := format('%I.%I', nsp, rel.relname)::regclass;
+
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN stream_ext_tx SET DEFAULT stream_ext.tx(%L::regclass)',
+                   newrel, newrel::oid);
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT stream_ext_tx_check'
+                   ' CHECK (stream_ext.check_tx(stream_ext_tx, %L::regclass)) NOT VALID',
+                   newrel, newrel::oid);
+
+    -- Index names.
+    SELECT array_agg(c.relname ORDER BY c.oid) INTO new_indexes
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = newrel;
+    FOR i IN 1 .. coalesce(array_length(old_indexes, 1), 0) LOOP
+        IF new_indexes[i] <> old_indexes[i] THEN
+            EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', nsp, new_indexes[i], old_indexes[i]);
+        END IF;
+    END LOOP;
+
+    -- Foreign keys to other tables.
+    FOR r IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+              WHERE conrelid = stream AND contype = 'f' ORDER BY oid LOOP
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', newrel, r.conname, r.def);
+    END LOOP;
+
+    -- Statistics targets.
+    FOR r IN SELECT attname, attstattarget FROM pg_attribute
+              WHERE attrelid = stream AND attnum > 0 AND NOT attisdropped
+                AND attstattarget >= 0 LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s',
+                       newrel, r.attname, r.attstattarget);
+    END LOOP;
+
+    -- Sequences: serial columns keep theirs; identity columns got new ones,
+    -- which take the old names and positions.
+    FOR r IN SELECT s.oid AS seq, a.attname, d.deptype
+               FROM pg_depend d
+               JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+               JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+              WHERE d.classid = 'pg_class'::regclass
+                AND d.refclassid = 'pg_class'::regclass
+                AND d.refobjid = stream AND d.deptype IN ('a', 'i') LOOP
+        IF r.deptype = 'a' THEN
+            EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', r.seq::regclass, newrel, r.attname);
+        ELSE
+            EXECUTE format('SELECT last_value, is_called FROM %s', r.seq::regclass) INTO seqstate;
+            PERFORM pg_catalog.setval(pg_get_serial_sequence(newrel::text, r.attname),
+                                      seqstate.last_value, seqstate.is_called);
+            identity_seqs := identity_seqs || ARRAY[r.attname::text, (SELECT relname FROM pg_class WHERE oid = r.seq)::text];
+        END IF;
+    END LOOP;
+
+    -- Owner, grants, comment.
+    IF rel.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', newrel,
+                       (SELECT rolname FROM pg_roles WHERE oid = rel.relowner));
+    END IF;
+    IF rel.relacl IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON %s FROM %I', newrel,
+                       (SELECT rolname FROM pg_roles WHERE oid = rel.relowner));
+        FOR r IN SELECT a.privilege_type, a.is_grantable,
+                        CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                             ELSE quote_ident((SELECT rolname FROM pg_roles WHERE oid = a.grantee)) END AS grantee
+                   FROM aclexplode(rel.relacl) a LOOP
+            EXECUTE format('GRANT %s ON %s TO %s%s', r.privilege_type, newrel, r.grantee,
+                           CASE WHEN r.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+    END IF;
+    FOR r IN SELECT at.attname, a.privilege_type, a.is_grantable,
+                    CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                         ELSE quote_ident((SELECT rolname FROM pg_roles WHERE oid = a.grantee)) END AS grantee
+               FROM pg_attribute at, aclexplode(at.attacl) a
+              WHERE at.attrelid = stream AND at.attnum > 0 AND at.attacl IS NOT NULL LOOP
+        EXECUTE format('GRANT %s (%I) ON %s TO %s%s', r.privilege_type, r.attname, newrel, r.grantee,
+                       CASE WHEN r.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    IF obj_description(stream, 'pg_class') IS NOT NULL THEN
+        EXECUTE format('COMMENT ON TABLE %s IS %L', newrel, obj_description(stream, 'pg_class'));
+    END IF;
+
+    EXECUTE format('DROP TABLE %I.%I', nsp, oldname);
+
+    -- Identity sequences take the names of the ones just dropped.
+    FOR i IN 1 .. coalesce(array_length(identity_seqs, 1), 0) / 2 LOOP
+        EXECUTE format('ALTER SEQUENCE %s RENAME TO %I',
+                       pg_get_serial_sequence(newrel::text, identity_seqs[2 * i - 1]),
+                       identity_seqs[2 * i]);
+    END LOOP;
+
+    rebuilt := newrel;
+    time_column := time_col;
+    arrival := arrival_column;
+    storage := rel.reloptions;
+END;
+$fn$;
+COMMENT ON FUNCTION stream_ext._rebuild_stream(regclass, name, name) IS
+    'internal: create_stream''s rebuild of an empty table as a segmented one under the same name';
+
+CREATE OR REPLACE FUNCTION stream_ext.create_stream(stream regclass,
+                                         event_time name DEFAULT NULL,
+                                         arrival_column name DEFAULT 'arrival_time')
+RETURNS regclass
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_create_stream';
+COMMENT ON FUNCTION stream_ext.create_stream(regclass, name, name) IS
+    'registers an empty table as a stream, rebuilding it as a segmented table under the same name';
+DROP FUNCTION stream_ext._register_stream(regclass, name, name, integer, text[]);
+
+-- drop_stream's checks, run as the caller by drop_stream (stream_api.c),
+-- which then locks the views as the worker does and drops them (true:
+-- the stream has views).
+CREATE FUNCTION stream_ext._check_drop_stream(stream regclass, "cascade" boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    views text;
+    sources text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = stream) THEN
+        RAISE EXCEPTION 'table % is not a stream', stream
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'SELECT * FROM stream_ext.streams lists the streams.';
+    END IF;
+    SELECT string_agg(c.result::text, ', ' ORDER BY c.result::text) INTO views
+      FROM stream_ext.continuous_view c WHERE c.stream = _check_drop_stream.stream;
+    IF NOT "cascade" THEN
+        SELECT string_agg(DISTINCT x.source::text, ', ') INTO sources
+          FROM stream_ext.source x WHERE x.stream = _check_drop_stream.stream;
+        IF sources IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot drop stream % because tables feed it', stream
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Sources: %s.', sources),
+                      HINT = 'Detach them with stream_ext.detach_source(), or use stream_ext.drop_stream(stream, cascade => true).';
+        END IF;
+    END IF;
+    IF views IS NOT NULL AND NOT "cascade" THEN
+        RAISE EXCEPTION 'cannot drop stream % because continuous views read it', stream
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Continuous views: %s.', views),
+                  HINT = 'Drop the views first, or use stream_ext.drop_stream(stream, cascade => true).';
+    END IF;
+    RETURN views IS NOT NULL;
+END;
+$$;
+COMMENT ON FUNCTION stream_ext._check_drop_stream(regclass, boolean) IS
+    'internal: drop_stream''s checks: the table is a stream, and what reads or feeds it may go';
+
+CREATE OR REPLACE FUNCTION stream_ext.drop_stream(stream regclass, "cascade" boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_drop_stream';
+COMMENT ON FUNCTION stream_ext.drop_stream(regclass, boolean) IS
+    'drops a stream with its events; with cascade, also the continuous views that read it and the triggers of tables that feed it';
+DROP FUNCTION stream_ext._lock_views(regclass);
+
+-- attach_source's checks and trigger bodies, run as the caller by
+-- attach_source (source.c), which creates the functions and triggers:
+-- {operation, body, operation, body, ...}.
+CREATE FUNCTION stream_ext._source_bodies(source regclass, stream regclass,
+                                          operations text[], operation_column name)
+RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    op text;
+    st record;
+    targets text[];
+    exprs text[];
+    c record;
+    rowsrc text;
+    body text;
+    bodies text[] := '{}';
+BEGIN
+    IF source IS NULL OR stream IS NULL OR operations IS NULL THEN
+        RAISE EXCEPTION 'attach_source needs a source, a stream and operations'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT s.* INTO st FROM stream_ext.stream s WHERE s.relid = stream;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not a stream', stream
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Register the table the events go to with stream_ext.create_stream().';
+    END IF;
+    IF EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = source) THEN
+        RAISE EXCEPTION 'table % is a stream', source
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'A source is an ordinary table; a continuous view reads a stream directly.';
+    END IF;
+    IF (SELECT relkind FROM pg_class WHERE oid = source) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', source
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'A source is an ordinary or partitioned table.';
+    END IF;
+    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = source), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', source
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The owner of a table attaches it as a source (it gets triggers).';
+    END IF;
+    IF cardinality(operations) = 0 OR EXISTS (
+           SELECT 1 FROM unnest(operations) o WHERE o IS NULL OR upper(o) NOT IN ('INSERT', 'UPDATE', 'DELETE')) THEN
+        RAISE EXCEPTION 'operations must be among INSERT, UPDATE and DELETE'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF operation_column IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_attribute a
+            WHERE a.attrelid = stream AND a.attname = operation_column AND NOT a.attisdropped
+              AND a.atttypid IN ('text'::regtype, 'varchar'::regtype)) THEN
+        RAISE EXCEPTION 'stream % has no text column "%"', stream, operation_column
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Add a text column to the stream for the operation (INSERT, UPDATE or DELETE).';
+    END IF;
+    IF operation_column IS NULL AND EXISTS (SELECT 1 FROM unnest(operations) o WHERE upper(o) <> 'INSERT') THEN
+        RAISE EXCEPTION 'updates and deletes need an operation column'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass operation_column => the stream''s text column that says INSERT, UPDATE or DELETE.';
+    END IF;
+
+    FOREACH op IN ARRAY ARRAY(SELECT DISTINCT upper(o) FROM unnest(operations) o) LOOP
+        IF EXISTS (SELECT 1 FROM stream_ext.source x
+                    WHERE x.source = _source_bodies.source AND x.stream = _source_bodies.stream
+                      AND x.operation = op) THEN
+            RAISE EXCEPTION '% already feeds % on %', source, stream, op
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'stream_ext.detach_source() removes it.';
+        END IF;
+
+        -- Stream columns named like a column of the source take its value
+        -- (the old one for DELETE); old_<column> takes the old value of an
+        -- UPDATE; the operation column says which; the rest take defaults.
+        targets := ARRAY[]::text[];
+        exprs := ARRAY[]::text[];
+        FOR c IN
+            SELECT a.attname,
+                   (SELECT b.attname FROM pg_attribute b
+                     WHERE b.attrelid = source AND b.attnum > 0 AND NOT b.attisdropped
+                       AND b.attname = a.attname) AS same,
+                   (SELECT b.attname FROM pg_attribute b
+                     WHERE b.attrelid = source AND b.attnum > 0 AND NOT b.attisdropped
+                       AND 'old_' || b.attname = a.attname) AS old
+              FROM pg_attribute a
+             WHERE a.attrelid = stream AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.attname <> 'stream_ext_tx' AND a.attgenerated = ''
+             ORDER BY a.attnum
+        LOOP
+            IF c.attname = operation_column THEN
+                targets := targets || quote_ident(c.attname);
+                exprs := exprs || quote_literal(op);
+            ELSIF c.same IS NOT NULL THEN
+                targets := targets || quote_ident(c.attname);
+                exprs := exprs || ('n.' || quote_ident(c.same));
+            ELSIF c.old IS NOT NULL AND op = 'UPDATE' THEN
+                targets := targets || quote_ident(c.attname);
+                exprs := exprs || ('o.' || quote_ident(c.old));
+            END IF;
+        END LOOP;
+        IF NOT EXISTS (SELECT 1 FROM unnest(targets) t
+                        WHERE operation_column IS NULL OR t <> quote_ident(operation_column)) THEN
+            RAISE EXCEPTION 'stream % has no column of table %', stream, source
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Columns are matched by name; give the stream columns named like the source''s.';
+        END IF;
+
+        -- The statement's rows, from its transition table(s).  The old and
+        -- new rows of an UPDATE are paired by position: PostgreSQL stores
+        -- them row by row, in the same order, in the two tables.
+        rowsrc := CASE op
+            WHEN 'INSERT' THEN 'stream_ext_new n'
+            WHEN 'DELETE' THEN 'stream_ext_old n'
+            ELSE '(SELECT *, row_number() OVER () AS stream_ext_pos FROM stream_ext_new) n'
+                 ' JOIN (SELECT *, row_number() OVER () AS stream_ext_pos FROM stream_ext_old) o'
+                 ' USING (stream_ext_pos)' END;
+        body := format($body$
+BEGIN
+    EXECUTE format('INSERT INTO %%s (%s) SELECT %s FROM %s', %s::pg_catalog.regclass);
+    RETURN NULL;
+END
+$body$, replace(replace(array_to_string(targets, ', '), '%', '%%'), '''', ''''''),
+        replace(replace(array_to_string(exprs, ', '), '%', '%%'), '''', ''''''),
+        rowsrc, stream::oid);
+
+        bodies := bodies || ARRAY[op, body];
+    END LOOP;
+    RETURN bodies;
+END;
+$$;
+COMMENT ON FUNCTION stream_ext._source_bodies(regclass, regclass, text[], name) IS
+    'internal: attach_source''s checks, and the body of the trigger function of each operation';
+
+CREATE OR REPLACE FUNCTION stream_ext.attach_source(source regclass, stream regclass,
+                                         operations text[] DEFAULT ARRAY['INSERT'],
+                                         operation_column name DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_attach_source';
+COMMENT ON FUNCTION stream_ext.attach_source(regclass, regclass, text[], name) IS
+    'makes the inserts (and, if asked, updates and deletes) of an ordinary table events of a stream';
+DROP FUNCTION stream_ext._create_source_function(regclass, regclass, text, text);
+
+-- ---------------------------------------------------------------------
+-- Monitoring: the whole error of a view in error
+-- ---------------------------------------------------------------------
+
+DROP VIEW stream_ext.stats;
+CREATE VIEW stream_ext.stats AS
+SELECT c.result AS view,
+       c.stream,
+       CASE WHEN s.system_identifier <> stream_ext._system_identifier() THEN 'restoring'
+            ELSE c.state END AS state,
+       c.batches,
+       c.events AS events_processed,
+       c.rows_written,
+       c.notifications AS notifications_sent,
+       c.notifications_skipped,
+       c.max_event_time,
+       c.watermark,
+       c.late_events,
+       c.windows_closed,
+       c.corrections,
+       c.last_batch_at,
+       b.events_waiting,
+       extract(epoch FROM b.lag)::float8 AS lag_seconds,
+       c.retries AS transient_errors,
+       c.last_error,
+       c.last_error_code,
+       c.last_error_detail,
+       c.last_error_hint,
+       c.last_error_context,
+       c.last_error_at,
+       stream_ext.worker_state() AS worker
+  FROM stream_ext.continuous_view c
+       JOIN stream_ext.stream s ON s.relid = c.stream,
+       LATERAL stream_ext._view_backlog(c.result) b
+ WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
+COMMENT ON VIEW stream_ext.stats IS
+    'stream_ext: per continuous view, what its batches did and what waits for it; counters are kept with the results and survive restarts';
+GRANT SELECT ON stream_ext.stats TO PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Each view's tables and part of the batch statement (upgrade.c)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION stream_ext._upgrade_from_0_1_0()
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_upgrade_from_0_1_0';
+SELECT stream_ext._upgrade_from_0_1_0();
+DROP FUNCTION stream_ext._upgrade_from_0_1_0();
+
+ALTER TABLE stream_ext.continuous_view
+    ADD CONSTRAINT continuous_view_check
+    CHECK (state_table IS NULL OR sliding IS NOT NULL);
+
+COMMENT ON FUNCTION stream_ext._wake_launcher() IS
+    'internal: tells the launcher to start this database''s worker';
+
+-- ---------------------------------------------------------------------
+-- Internal functions are not executable by PUBLIC.  The extension's own
+-- SQL functions that need them are written in C and call them through
+-- the function manager (privilege.c); trigger functions fire whatever
+-- their EXECUTE privilege; aggregates' support functions are checked
+-- against the aggregate's owner.  Executable by all remain only the pure
+-- functions that a view's batches (run as the view's owner), the
+-- monitoring views and hop() evaluate as their caller: _system_identifier,
+-- _snapshot_before, _detoast, _keep, _checked_slide, _pane,
+-- _events_waiting and _view_backlog (test/sql/internal_privileges.sql
+-- lists them).
+-- ---------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+    stream_ext._keep_first(anyelement, anyelement),
+    stream_ext._guard_result(),
+    stream_ext._combine_outside(anyelement, anyelement),
+    stream_ext._view_sql(text, text),
+    stream_ext._pruning(),
+    stream_ext._rebasing(regclass),
+    stream_ext._refuse_modification(),
+    stream_ext._rebuild_stream(regclass, name, name),
+    stream_ext._check_drop_stream(regclass, boolean),
+    stream_ext._on_sql_drop(),
+    stream_ext._release_user_objects(),
+    stream_ext._on_alter_table(),
+    stream_ext._rebase_xid(int8, int8[]),
+    stream_ext._rebase_tag(int8, int8[]),
+    stream_ext._rebase_snapshot(pg_snapshot, int8[]),
+    stream_ext._source_bodies(regclass, regclass, text[], name),
+    stream_ext._wake_launcher()
+  FROM PUBLIC;
+
+SELECT stream_ext._wake_launcher();
