@@ -561,7 +561,8 @@ RunBatch(List *group, char **stream_end)
 							StreamAssembleFragment(parts, view,
 												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull)),
 												   DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull)),
-												   DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull))));
+												   DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull)),
+												   true));
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
 						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		for (int j = 0; j < nelems; j++)
@@ -680,10 +681,10 @@ RunBatch(List *group, char **stream_end)
 					   "          FROM ROWS FROM (pg_catalog.unnest(q.xs[2:]), pg_catalog.unnest(q.los[2:]), pg_catalog.unnest(q.his[2:]))"
 					   "               WITH ORDINALITY u(x, lo, hi, o)),"
 					   "       q.los[1]::pg_catalog.text, q.his[1]::pg_catalog.text"
-					   "  FROM (SELECT e.s, c.xs, c.los, c.his"
+					   "  FROM (SELECT stream_ext_end.s, c.xs, c.los, c.his"
 					   "          FROM (SELECT CASE WHEN stream_ext.covers($4::pg_catalog.pg_snapshot, $1)"
 					   "                            THEN $4::pg_catalog.pg_snapshot"
-					   "                            ELSE pg_catalog.pg_current_snapshot() END AS s OFFSET 0) e,"
+					   "                            ELSE pg_catalog.pg_current_snapshot() END AS s OFFSET 0) stream_ext_end,"
 					   "       LATERAL (SELECT pg_catalog.array_agg(c.x ORDER BY c.g) AS xs, pg_catalog.array_agg(c.lo ORDER BY c.g) AS los,"
 					   "                       pg_catalog.array_agg(c.hi ORDER BY c.g) AS his"
 					   "                  FROM (SELECT t.g, pg_catalog.max(t.x) AS x, pg_catalog.min(t.lo) AS lo, pg_catalog.max(t.hi) AS hi"
@@ -693,11 +694,11 @@ RunBatch(List *group, char **stream_end)
 					   "                                               > pg_catalog.div(COALESCE(pg_catalog.lag(t.upto) OVER (ORDER BY t.x), 0), $2) AS cut"
 					   "                                          FROM (SELECT t.x, t.lo, t.hi, pg_catalog.sum(t.n) OVER (ORDER BY t.x) AS upto"
 					   "                                                  FROM (SELECT %s & %lld AS x, pg_catalog.count(*) AS n,"
-					   "                                                               pg_catalog.min(ctid) AS lo, pg_catalog.max(ctid) AS hi FROM %s"
+					   "                                                               pg_catalog.min(ctid) AS lo, pg_catalog.max(ctid) AS hi FROM %s stream_ext_events"
 					   "                                                         WHERE $5 AND (SELECT coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(g.partition)), 0)"
 					   "                                                                  FROM stream_ext.segment g WHERE g.stream = $3::pg_catalog.oid)"
 					   "                                                               > $2::pg_catalog.int8 * 36"
-					   "                                                           AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, e.s)"
+					   "                                                           AND NOT stream_ext.seen(%s, $1) AND stream_ext.seen(%s, stream_ext_end.s)"
 					   "                                                         GROUP BY 1) t) t) t) t"
 					   "                         GROUP BY t.g HAVING pg_catalog.bool_or(t.cut)) c) c) q",
 					   STREAM_TAG_COLUMN, (long long) STREAM_TAG_XID_MASK, stream_name,

@@ -133,6 +133,7 @@ EmitUpsert(BatchFragment *f, const char *source, bool combine)
 		list_make1(TableRow(layout, "EXCLUDED"));
 	ListCell   *lc;
 	char	   *closed = NULL;
+	StringInfoData conflict;
 
 	f->written = pstrdup(source);
 
@@ -200,19 +201,32 @@ EmitUpsert(BatchFragment *f, const char *source, bool combine)
 		for (int i = 1; i <= list_length(layout->keys); i++)
 			appendStringInfo(&f->sql, "%ss.k%d", i > 1 ? ", " : "", i);
 	}
+	initStringInfo(&conflict);
 	if (layout->keys == NIL)
-		appendStringInfoString(&f->sql, " ON CONFLICT ((true))");
+		appendStringInfoString(&conflict, " ON CONFLICT ((true))");
 	else
-		appendStringInfo(&f->sql, " ON CONFLICT (%s)", TableKeyList(layout, NULL));
+		appendStringInfo(&conflict, " ON CONFLICT (%s)", TableKeyList(layout, NULL));
 	if (sets == NIL)
-		appendStringInfoString(&f->sql, " DO NOTHING");
+		appendStringInfoString(&conflict, " DO NOTHING");
 	else
 	{
-		appendStringInfoString(&f->sql, " DO UPDATE SET ");
+		appendStringInfoString(&conflict, " DO UPDATE SET ");
 		foreach(lc, sets)
-			appendStringInfo(&f->sql, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+			appendStringInfo(&conflict, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
 							 (char *) lfirst(lc));
 	}
+
+	/*
+	 * The batch's groups are unique by their keys (p_n groups by them), so
+	 * into an empty table a plain INSERT writes them, without the
+	 * speculative insertion of ON CONFLICT (StreamAssembleFragment leaves
+	 * the clause out then): the first batch of a new view, a backfill, a
+	 * bulk load in one transaction.
+	 */
+	if (combine)
+		NamePart(f, psprintf("%s%s", CONFLICT_PART, conflict.data));
+	else
+		appendStringInfoString(&f->sql, conflict.data);
 
 	/* What closed windows, notifications and output streams read. */
 	if (f->emitting)

@@ -26,13 +26,18 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "parser/parse_func.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "batch_statement.h"
+
+static bool TableIsEmpty(Oid relid);
 
 /*
  * StreamViewFragment returns the view's part of a batch statement, as
@@ -88,10 +93,14 @@ NamePart(BatchFragment *f, const char *which)
 /*
  * StreamAssembleFragment puts a view's part of a batch statement together,
  * with the current names of its tables, each locked as the batch writes
- * it.
+ * it.  plain_into_empty: the statement is run once, now (a batch of the
+ * worker), and the upsert's ON CONFLICT clause is left out when the
+ * table it writes is empty (EmitUpsert): the view's tables are written by
+ * its batches only, one at a time, so it stays empty until this batch.
  */
 char *
-StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid output)
+StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid output,
+					   bool plain_into_empty)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -103,6 +112,14 @@ StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid outpu
 
 		if (foreach_current_index(lc) % 2 == 0)
 			appendStringInfoString(&sql, part);
+		else if (strncmp(part, CONFLICT_PART, strlen(CONFLICT_PART)) == 0)
+		{
+			Oid			target = OidIsValid(state) ? state : result;
+
+			LockRelationOid(target, RowExclusiveLock);
+			if (!plain_into_empty || !TableIsEmpty(target))
+				appendStringInfoString(&sql, part + strlen(CONFLICT_PART));
+		}
 		else
 		{
 			Oid			relid = strcmp(part, "result") == 0 ? result :
@@ -332,4 +349,18 @@ StreamExtFunction(const char *name, int nargs, Oid *argtypes)
 {
 	return LookupFuncName(list_make2(makeString("stream_ext"), makeString(pstrdup(name))),
 						  nargs, argtypes, false);
+}
+
+/*
+ * TableIsEmpty tells whether a table has no block, so no row: one never
+ * written, or truncated.
+ */
+static bool
+TableIsEmpty(Oid relid)
+{
+	Relation	rel = table_open(relid, NoLock);
+	bool		empty = RelationGetNumberOfBlocks(rel) == 0;
+
+	table_close(rel, NoLock);
+	return empty;
 }

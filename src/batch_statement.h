@@ -119,6 +119,9 @@ typedef struct BatchFragment
 #define HIDDEN_EVENTS		"stream_ext_n"		/* count(*) of the batch's events */
 #define HIDDEN_MAX_TIME		"stream_ext_mx"		/* their largest event time */
 #define REVISION_COLUMN		"stream_ext_rev"
+
+/* The placeholder of an upsert's ON CONFLICT clause among a view's parts. */
+#define CONFLICT_PART		"conflict:"
 #define STATE_COLUMN_PREFIX "stream_ext_state_"
 
 /* view.c */

@@ -146,7 +146,7 @@ extern char *StreamBatchStatement(Oid stream, struct List *columns,
 								  struct List *parts, struct List *fragments, bool ranged,
 								  bool bounded);
 extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append,
-									Oid output);
+									Oid output, bool plain_into_empty);
 
 /* window.c */
 extern char *StreamEventTimeColumn(Oid stream);

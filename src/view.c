@@ -116,7 +116,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	layout = StreamPlanLayout(shape, &no_options, false);
 	layout->table = StreamCreateViewTable(shape, layout, result_table);
 	sql = StreamAssembleFragment(StreamViewFragment(shape, &no_options, layout, 1),
-								 layout->table, InvalidOid, InvalidOid, InvalidOid);
+								 layout->table, InvalidOid, InvalidOid, InvalidOid, false);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
 							   list_make1_int(1), list_make1(sql), false, false);
 

@@ -90,3 +90,23 @@ SELECT stream_ext.drop_continuous_view(v)
   FROM unnest(ARRAY['bulk_few', 'bulk_many', 'bulk_filtered', 'bulk_hop']) v;
 DROP FUNCTION bulk_differences();
 DROP TABLE bulk, bulk_shadow;
+
+-- A backlog counted into cuts (batch_size far below it) of a stream whose
+-- name is an alias of the worker's own statements: e.
+CREATE TABLE e (k int, v int, ts timestamptz NOT NULL);
+SELECT stream_ext.create_stream('e', event_time => 'ts');
+CREATE TABLE e_shadow (k int, v int);
+SELECT stream_ext.create_continuous_view('e_totals', 'SELECT k, count(*) AS n, sum(v) AS s FROM e GROUP BY k',
+                                         batch_size => 100);
+INSERT INTO e SELECT i % 10, i, '2026-02-01' FROM generate_series(1, 2000) i;
+INSERT INTO e_shadow SELECT i % 10, i FROM generate_series(1, 2000) i;
+INSERT INTO e SELECT i % 10, i, '2026-02-01' FROM generate_series(2001, 2500) i;
+INSERT INTO e_shadow SELECT i % 10, i FROM generate_series(2001, 2500) i;
+SELECT stream_ext.flush();
+SELECT (SELECT count(*) FROM (SELECT k, count(*), sum(v) FROM e_shadow GROUP BY k
+                              EXCEPT ALL SELECT k, n, s FROM e_totals) x) AS missing,
+       (SELECT count(*) FROM (SELECT k, n, s FROM e_totals
+                              EXCEPT ALL SELECT k, count(*), sum(v) FROM e_shadow GROUP BY k) x) AS extra,
+       (SELECT batches > 1 FROM stream_ext.stats WHERE view = 'e_totals'::regclass) AS cut;
+SELECT stream_ext.drop_stream('e', cascade => true);
+DROP TABLE e_shadow;
