@@ -167,6 +167,15 @@ static List *ActiveViews(void);
 static bool SameGroup(ActiveView *a, ActiveView *b);
 static bool ApplyGroup(List *group, char **stream_end);
 static bool RunBatch(List *group, char **stream_end);
+static int	ApplyViewSettings(ActiveView *first);
+static void AdvanceViews(List *views, Datum batch_end, int64 events, Datum *outcome,
+						 char *outnulls);
+static Datum ReadGroupViews(ActiveView *first, List *locked, List **views, List **parts_numbers,
+							List **fragments, List **columns);
+static Datum FindBatchEnd(ActiveView *first, List *views, char **stream_end, Datum progress,
+						  int batch_size, uint64 committed, uint64 commits, const char *stream_name,
+						  char **end_text, char **lo_text, char **hi_text, List **later_ends,
+						  bool *more);
 /*
  * The catalog rows of views $1, locked in the order every writer of several
  * of them takes them (the batch, drop_stream(): by result OID), so that no
@@ -455,175 +464,29 @@ ApplyGroup(List *group, char **stream_end)
 }
 
 /*
- * RunBatch applies one batch of the group's stream to the group's views
- * (see the top of the file) and tells whether it was cut at batch_size.
+ * FindBatchEnd returns where the batch ends: where the stream's last
+ * batch of this round ended if that is further than the views' progress,
+ * else this transaction's snapshot; or, when more than batch_size events wait
+ * before that, the snapshot limited to the transactions before the
+ * first one past batch_size events.  Counting them means a scan, so it
+ * is done only when more than batch_size events can have been committed
+ * since the views' last batches began (MayExceed) and the stream's
+ * segments are large enough to hold that many (36 bytes is the least a
+ * row takes), and once for a backlog of many batches (BatchCuts).
  */
-static bool
-RunBatch(List *group, char **stream_end)
+static Datum
+FindBatchEnd(ActiveView *first, List *views, char **stream_end, Datum progress, int batch_size,
+			 uint64 committed, uint64 commits, const char *stream_name, char **end_text,
+			 char **lo_text, char **hi_text, List **later_ends, bool *more)
 {
-	ActiveView *first = linitial(group);
-	List	   *views = NIL;
-	List	   *parts_numbers = NIL;	/* their part numbers (view.c) */
-	List	   *fragments = NIL;
-	List	   *columns = NIL;
-	List	   *locked = NIL;
-	ListCell   *lc;
-	Oid			argtypes[8];
-	Datum		values[8];
-	bool		isnull;
-	char	   *end_text;
-	uint64		committed;
-	uint64		commits;
-	Datum		progress = (Datum) 0;
-	Datum		batch_end;
-	int64		events = 0;
-	Datum	   *outcome;
-	char	   *outnulls;
-	bool		more = false;
-	int			batch_size = INT_MAX;
-	char	   *stream_name;
-	char	   *sql;
 	BatchCuts  *cuts;
-	List	   *later_ends = NIL;
-	char	   *lo_text = NULL;	/* the batch's rows lie between these */
-	char	   *hi_text = NULL;
-	StringInfoData names;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	Oid			argtypes[5];
+	Datum		values[5];
+	Datum		batch_end;
+	bool		isnull;
+	ListCell   *lc;
+	char	   *sql;
 
-	/*
-	 * Read before the batch's snapshot is taken: every event it counts is
-	 * then in this batch or an earlier one (MayExceed).
-	 */
-	committed = StreamEventsCommitted(first->stream, &commits);
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	XactIsoLevel = XACT_REPEATABLE_READ;
-
-	/*
-	 * Lock the result tables before the catalog rows, in the order DROP
-	 * TABLE of a result table takes them (its sql_drop trigger then deletes
-	 * the row); a view dropped meanwhile is left out.
-	 */
-	foreach(lc, group)
-	{
-		ActiveView *v = lfirst(lc);
-
-		LockRelationOid(v->view, RowExclusiveLock);
-		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->view)))
-			locked = lappend(locked, v);
-		batch_size = Min(batch_size, v->batch_size);
-	}
-	if (locked == NIL)
-	{
-		CommitTransactionCommand();
-		return false;
-	}
-
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-
-	/* The views still active with the progress the group was formed on. */
-	locking_views = true;
-	argtypes[0] = OIDARRAYOID;
-	values[0] = ViewOidArray(locked);
-	argtypes[1] = TEXTOID;
-	values[1] = CStringGetTextDatum(first->progress);
-	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress,"
-							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid, COALESCE(output_stream, target)::pg_catalog.oid,"
-							  "       part"
-							  "  FROM stream_ext.continuous_view"
-							  " WHERE result = ANY ($1) AND state = 'active'"
-							  "   AND progress::pg_catalog.text = $2"
-							  " ORDER BY result FOR UPDATE",
-							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous views");
-	locking_views = false;
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum	   *elems;
-		int			nelems;
-
-		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		List	   *parts = NIL;
-
-		views = lappend_oid(views, view);
-		parts_numbers = lappend_int(parts_numbers, DatumGetInt32(SPI_getbinval(row, desc, 8, &isnull)));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-		for (int j = 0; j < nelems; j++)
-			parts = lappend(parts, TextDatumGetCString(elems[j]));
-		fragments = lappend(fragments,
-							StreamAssembleFragment(parts, view,
-												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull)),
-												   DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull)),
-												   DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull)),
-												   true));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-		for (int j = 0; j < nelems; j++)
-			columns = lappend(columns, TextDatumGetCString(elems[j]));
-		progress = SPI_datumTransfer(SPI_getbinval(row, desc, 4, &isnull), false, -1);
-		/* With a plain header: seen() would otherwise copy it for every event. */
-		progress = PointerGetDatum(PG_DETOAST_DATUM(progress));
-	}
-	/*
-	 * The stream's name is read under the lock the batch statement takes: a
-	 * RENAME or SET SCHEMA of it in flight commits first.  A stream dropped
-	 * meanwhile took its views with it.
-	 */
-	LockRelationOid(first->stream, AccessShareLock);
-	if (views == NIL || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(first->stream)))
-	{
-		PopActiveSnapshot();
-		SPI_finish();
-		CommitTransactionCommand();
-		return false;
-	}
-	stream_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(first->stream)),
-											 get_rel_name(first->stream));
-	initStringInfo(&names);
-	foreach(lc, views)
-		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
-						 get_rel_name(lfirst_oid(lc)));
-	pgstat_report_activity(STATE_RUNNING,
-						   psprintf("stream_ext: applying a batch of %s to %s",
-									stream_name, names.data));
-
-	/* The views' owner, with the views' settings. */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(first->owner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path",
-							 first->search_path[0] == '\0' ? "pg_catalog" :
-							 psprintf("pg_catalog, %s", first->search_path),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("TimeZone", first->timezone,
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("DateStyle", first->datestyle,
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("statement_timeout", "0",
-							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("work_mem", psprintf("%d", stream_ext_work_mem),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-
-	/*
-	 * Where the batch ends: where the stream's last batch of this round
-	 * ended if that is further than the views' progress, else this
-	 * transaction's snapshot; or, when more than batch_size events wait
-	 * before that, the snapshot limited to the transactions before the
-	 * first one past batch_size events.  Counting them means a scan, so it
-	 * is done only when more than batch_size events can have been committed
-	 * since the views' last batches began (MayExceed) and the stream's
-	 * segments are large enough to hold that many (36 bytes is the least a
-	 * row takes), and once for a backlog of many batches (BatchCuts).
-	 */
 	cuts = *stream_end == NULL ? FindCuts(first->stream) : NULL;
 	if (cuts != NULL && cuts->ends != NIL && cuts->batch_size == batch_size &&
 		strcmp(cuts->expected, first->progress) == 0)
@@ -633,17 +496,17 @@ RunBatch(List *group, char **stream_end)
 		MemoryContext spi;
 
 		/* The next cut of the backlog counted before: "end;lo;hi". */
-		end_text = MemoryContextStrdup(round_context, linitial(cuts->ends));
-		lo_text = strchr(end_text, ';');
-		hi_text = strchr(lo_text + 1, ';');
-		*lo_text++ = '\0';
-		*hi_text++ = '\0';
+		*end_text = MemoryContextStrdup(round_context, linitial(cuts->ends));
+		*lo_text = strchr(*end_text, ';');
+		*hi_text = strchr(*lo_text + 1, ';');
+		*(*lo_text)++ = '\0';
+		*(*hi_text)++ = '\0';
 		getTypeInputInfo(PG_SNAPSHOTOID, &typinput, &typioparam);
-		batch_end = OidInputFunctionCall(typinput, end_text, typioparam, -1);
-		more = true;
+		batch_end = OidInputFunctionCall(typinput, *end_text, typioparam, -1);
+		*more = true;
 		spi = MemoryContextSwitchTo(round_context);
 		for_each_from(lc, cuts->ends, 1)
-			later_ends = lappend(later_ends, pstrdup(lfirst(lc)));
+			*later_ends = lappend(*later_ends, pstrdup(lfirst(lc)));
 		MemoryContextSwitchTo(spi);
 	}
 	else
@@ -709,14 +572,14 @@ RunBatch(List *group, char **stream_end)
 			elog(ERROR, "could not find where the batch of %s ends", stream_name);
 		batch_end = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
 									  false, -1);
-		more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		end_text = MemoryContextStrdup(round_context,
+		*more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		*end_text = MemoryContextStrdup(round_context,
 									   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		if (more)
+		if (*more)
 		{
-			lo_text = MemoryContextStrdup(round_context,
+			*lo_text = MemoryContextStrdup(round_context,
 										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
-			hi_text = MemoryContextStrdup(round_context,
+			*hi_text = MemoryContextStrdup(round_context,
 										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5));
 		}
 		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
@@ -730,10 +593,248 @@ RunBatch(List *group, char **stream_end)
 			ends = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 			deconstruct_array(ends, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 			for (int j = 0; j < nelems; j++)
-				later_ends = lappend(later_ends, TextDatumGetCString(elems[j]));
+				*later_ends = lappend(*later_ends, TextDatumGetCString(elems[j]));
 			MemoryContextSwitchTo(spi);
 		}
 	}
+	return batch_end;
+}
+
+/*
+ * ReadGroupViews locks the catalog rows of the group's views that are
+ * still active with the progress the group was formed on, and returns
+ * that progress (0 when none is), with their OIDs, part numbers, parts of
+ * the batch statement (assembled with their tables' names) and the stream
+ * columns they read.
+ */
+static Datum
+ReadGroupViews(ActiveView *first, List *locked, List **views, List **parts_numbers,
+			   List **fragments, List **columns)
+{
+	Oid			argtypes[2];
+	Datum		values[2];
+	bool		isnull;
+	Datum		progress = (Datum) 0;
+
+	locking_views = true;
+	argtypes[0] = OIDARRAYOID;
+	values[0] = ViewOidArray(locked);
+	argtypes[1] = TEXTOID;
+	values[1] = CStringGetTextDatum(first->progress);
+	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress,"
+							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid, COALESCE(output_stream, target)::pg_catalog.oid,"
+							  "       part"
+							  "  FROM stream_ext.continuous_view"
+							  " WHERE result = ANY ($1) AND state = 'active'"
+							  "   AND progress::pg_catalog.text = $2"
+							  " ORDER BY result FOR UPDATE",
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous views");
+	locking_views = false;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum	   *elems;
+		int			nelems;
+
+		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		List	   *parts = NIL;
+
+		*views = lappend_oid(*views, view);
+		*parts_numbers = lappend_int(*parts_numbers, DatumGetInt32(SPI_getbinval(row, desc, 8, &isnull)));
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int j = 0; j < nelems; j++)
+			parts = lappend(parts, TextDatumGetCString(elems[j]));
+		*fragments = lappend(*fragments,
+							StreamAssembleFragment(parts, view,
+												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull)),
+												   DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull)),
+												   DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull)),
+												   true));
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int j = 0; j < nelems; j++)
+			*columns = lappend(*columns, TextDatumGetCString(elems[j]));
+		progress = SPI_datumTransfer(SPI_getbinval(row, desc, 4, &isnull), false, -1);
+		/* With a plain header: seen() would otherwise copy it for every event. */
+		progress = PointerGetDatum(PG_DETOAST_DATUM(progress));
+	}
+	return progress;
+}
+
+/*
+ * ApplyViewSettings sets what a batch runs with: the views' search_path
+ * (behind pg_catalog), time zone and date style, no statement timeout,
+ * stream_ext.work_mem; AtEOXact_GUC of the level it returns undoes it.
+ */
+static int
+ApplyViewSettings(ActiveView *first)
+{
+	int			save_nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path",
+							 first->search_path[0] == '\0' ? "pg_catalog" :
+							 psprintf("pg_catalog, %s", first->search_path),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("TimeZone", first->timezone,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("DateStyle", first->datestyle,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("statement_timeout", "0",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("work_mem", psprintf("%d", stream_ext_work_mem),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return save_nestlevel;
+}
+
+/*
+ * AdvanceViews records a batch in its views' catalog rows: the end of the
+ * batch is their new progress, and their counters add what it did
+ * (outcome, outnulls: VIEW_BATCH_COLUMNS per view).
+ */
+static void
+AdvanceViews(List *views, Datum batch_end, int64 events, Datum *outcome, char *outnulls)
+{
+	ListCell   *lc;
+
+	foreach(lc, views)
+	{
+		Oid			uargtypes[3 + VIEW_OUTCOME_COLUMNS] = {OIDOID, PG_SNAPSHOTOID, INT8OID,
+			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		uvalues[3 + VIEW_OUTCOME_COLUMNS];
+		char		unulls[3 + VIEW_OUTCOME_COLUMNS];
+		int			i = foreach_current_index(lc) * VIEW_BATCH_COLUMNS;
+
+		uvalues[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		uvalues[1] = batch_end;
+		uvalues[2] = Int64GetDatum(events);
+		memset(unulls, ' ', 3);
+		memcpy(uvalues + 3, outcome + i, sizeof(Datum) * VIEW_OUTCOME_COLUMNS);
+		memcpy(unulls + 3, outnulls + i, VIEW_OUTCOME_COLUMNS);
+		if (SPI_execute_plan(Prepare("UPDATE stream_ext.continuous_view"
+									 "   SET progress = $2, batches = batches + ($3 > 0)::int,"
+									 "       events = events + $3, rows_written = rows_written + $4,"
+									 "       notifications = notifications + $5,"
+									 "       notifications_skipped = notifications_skipped + $6,"
+									 "       late_events = late_events + $7,"
+									 "       windows_closed = windows_closed + $8,"
+									 "       corrections = corrections + $9,"
+									 "       max_event_time = COALESCE($10, max_event_time),"
+									 "       watermark = CASE WHEN $11 > '-infinity' THEN $11 END,"
+									 "       attempts = 0, last_batch_at = pg_catalog.now()"
+									 " WHERE result = $1::pg_catalog.oid",
+									 3 + VIEW_OUTCOME_COLUMNS, uargtypes),
+							 uvalues, unulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not advance continuous view %u", lfirst_oid(lc));
+	}
+}
+
+/*
+ * RunBatch applies one batch of the group's stream to the group's views
+ * (see the top of the file) and tells whether it was cut at batch_size.
+ */
+static bool
+RunBatch(List *group, char **stream_end)
+{
+	ActiveView *first = linitial(group);
+	List	   *views = NIL;
+	List	   *parts_numbers = NIL;	/* their part numbers (view.c) */
+	List	   *fragments = NIL;
+	List	   *columns = NIL;
+	List	   *locked = NIL;
+	ListCell   *lc;
+	Oid			argtypes[8];
+	Datum		values[8];
+	bool		isnull;
+	char	   *end_text;
+	uint64		committed;
+	uint64		commits;
+	Datum		progress = (Datum) 0;
+	Datum		batch_end;
+	int64		events = 0;
+	Datum	   *outcome;
+	char	   *outnulls;
+	bool		more = false;
+	int			batch_size = INT_MAX;
+	char	   *stream_name;
+	char	   *sql;
+	List	   *later_ends = NIL;
+	char	   *lo_text = NULL;	/* the batch's rows lie between these */
+	char	   *hi_text = NULL;
+	StringInfoData names;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	/*
+	 * Read before the batch's snapshot is taken: every event it counts is
+	 * then in this batch or an earlier one (MayExceed).
+	 */
+	committed = StreamEventsCommitted(first->stream, &commits);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	XactIsoLevel = XACT_REPEATABLE_READ;
+
+	/*
+	 * Lock the result tables before the catalog rows, in the order DROP
+	 * TABLE of a result table takes them (its sql_drop trigger then deletes
+	 * the row); a view dropped meanwhile is left out.
+	 */
+	foreach(lc, group)
+	{
+		ActiveView *v = lfirst(lc);
+
+		LockRelationOid(v->view, RowExclusiveLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->view)))
+			locked = lappend(locked, v);
+		batch_size = Min(batch_size, v->batch_size);
+	}
+	if (locked == NIL)
+	{
+		CommitTransactionCommand();
+		return false;
+	}
+
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/* The views still active with the progress the group was formed on. */
+	progress = ReadGroupViews(first, locked, &views, &parts_numbers, &fragments, &columns);
+	/*
+	 * The stream's name is read under the lock the batch statement takes: a
+	 * RENAME or SET SCHEMA of it in flight commits first.  A stream dropped
+	 * meanwhile took its views with it.
+	 */
+	LockRelationOid(first->stream, AccessShareLock);
+	if (views == NIL || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(first->stream)))
+	{
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+		return false;
+	}
+	stream_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(first->stream)),
+											 get_rel_name(first->stream));
+	initStringInfo(&names);
+	foreach(lc, views)
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+						 get_rel_name(lfirst_oid(lc)));
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("stream_ext: applying a batch of %s to %s",
+									stream_name, names.data));
+
+	/* The views' owner, with the views' settings. */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(first->owner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = ApplyViewSettings(first);
+
+	batch_end = FindBatchEnd(first, views, stream_end, progress, batch_size, committed, commits,
+							 stream_name, &end_text, &lo_text, &hi_text, &later_ends, &more);
 
 	StreamInjectionPoint("batch-bounds");
 
@@ -773,36 +874,7 @@ RunBatch(List *group, char **stream_end)
 	StreamInjectionPoint("batch-applied");
 
 	/* The end of the batch is the new progress. */
-	foreach(lc, views)
-	{
-		Oid			uargtypes[3 + VIEW_OUTCOME_COLUMNS] = {OIDOID, PG_SNAPSHOTOID, INT8OID,
-			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Datum		uvalues[3 + VIEW_OUTCOME_COLUMNS];
-		char		unulls[3 + VIEW_OUTCOME_COLUMNS];
-		int			i = foreach_current_index(lc) * VIEW_BATCH_COLUMNS;
-
-		uvalues[0] = ObjectIdGetDatum(lfirst_oid(lc));
-		uvalues[1] = batch_end;
-		uvalues[2] = Int64GetDatum(events);
-		memset(unulls, ' ', 3);
-		memcpy(uvalues + 3, outcome + i, sizeof(Datum) * VIEW_OUTCOME_COLUMNS);
-		memcpy(unulls + 3, outnulls + i, VIEW_OUTCOME_COLUMNS);
-		if (SPI_execute_plan(Prepare("UPDATE stream_ext.continuous_view"
-									 "   SET progress = $2, batches = batches + ($3 > 0)::int,"
-									 "       events = events + $3, rows_written = rows_written + $4,"
-									 "       notifications = notifications + $5,"
-									 "       notifications_skipped = notifications_skipped + $6,"
-									 "       late_events = late_events + $7,"
-									 "       windows_closed = windows_closed + $8,"
-									 "       corrections = corrections + $9,"
-									 "       max_event_time = COALESCE($10, max_event_time),"
-									 "       watermark = CASE WHEN $11 > '-infinity' THEN $11 END,"
-									 "       attempts = 0, last_batch_at = pg_catalog.now()"
-									 " WHERE result = $1::pg_catalog.oid",
-									 3 + VIEW_OUTCOME_COLUMNS, uargtypes),
-							 uvalues, unulls, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not advance continuous view %u", lfirst_oid(lc));
-	}
+	AdvanceViews(views, batch_end, events, outcome, outnulls);
 
 	StreamInjectionPoint("batch-progress");
 	PopActiveSnapshot();

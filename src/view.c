@@ -80,6 +80,10 @@ static Oid	TableOid(const char *qualified_name);
 static void CheckReservedNames(ViewShape *shape);
 static void CheckTransformQuery(ViewShape *shape);
 static List *TransformFragment(ViewShape *shape, const char *cols, uint32 part);
+static void CheckTransformTarget(Oid target, const char *target_name, Oid owner);
+static void MapReplacement(ViewShape *new_shape, ViewShape *old_shape, int **key_map,
+						   int **agg_map);
+static char *TargetColumns(ViewShape *shape, Oid target, const char *target_name);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 PG_FUNCTION_INFO_V1(stream_ext_create_continuous_view);
@@ -125,202 +129,294 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A continuous view as create_continuous_view makes it: what it was given
+ * (defaults filled in by ViewArguments, checked by ParseViewOptions),
+ * what analysis makes of its query, and the tables it gets.
+ */
+typedef struct ViewDefinition
+{
+	/* As given. */
+	char	   *name;
+	char	   *query;
+	bool		has_batch_size;
+	int32		batch_size;
+	bool		paused;
+	bool		backfill;
+	char	   *notify;
+	char	   *emit;
+	char	   *append_to;
+	Interval   *allowed_lateness;
+	char	   *late;
+	Interval   *max_future;
+	char	   *output_stream;
+	Interval   *sliding;
+	Interval   *step;
+	Interval   *ttl;
+	Interval   *session_gap;
+
+	/* Made of it. */
+	ContinuousViewOptions options;
+	ViewShape  *shape;
+	ViewLayout *layout;
+	bool		emitting;
+	RangeVar   *rv;
+	char	   *result_table;	/* quoted and qualified */
+	Oid			owner;
+	char	   *timezone;		/* the settings the query is analyzed under */
+	char	   *datestyle;
+	char	   *search_path;
+	Oid			result_oid;
+	Oid			state_oid;
+	Oid			append_oid;
+	char	   *append_qualified;
+	Oid			output_oid;
+	char	   *output_qualified;
+} ViewDefinition;
+
+static void ViewArguments(FunctionCallInfo fcinfo, ViewDefinition *def);
+static void ParseViewOptions(ViewDefinition *def);
+static void AnalyzeContinuousView(ViewDefinition *def);
+static void CreateViewTables(ViewDefinition *def);
+static void RecordViewDependencies(ViewDefinition *def);
+static void InsertViewRow(ViewDefinition *def, List *parts, uint32 part);
+
+/*
  * stream_ext_create_continuous_view creates a continuous view: its result
  * table (as the calling user, who owns it and whose privileges the view
- * runs with), its state table in schema stream_ext, and its catalog row,
- * with the current snapshot as progress: events committed from now on
- * count, earlier ones do not.
+ * runs with) or, for a sliding window, its steps' table in schema
+ * stream_ext and the view it is read through, and its catalog row, with
+ * the current snapshot as progress: events committed from now on count,
+ * earlier ones do not (unless backfill).
  */
 Datum
 stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 {
-	char	   *name;
-	char	   *query_string;
-	bool		has_batch_size = !PG_ARGISNULL(2);
-	int32		batch_size = has_batch_size ? PG_GETARG_INT32(2) : 0;
-	bool		paused = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
-	bool		backfill = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
-	char	   *notify = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
-	char	   *emit = PG_ARGISNULL(6) ? "changes" : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	char	   *append_to = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
-	Interval   *allowed_lateness = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
-	char	   *late = PG_ARGISNULL(9) ? "update" : text_to_cstring(PG_GETARG_TEXT_PP(9));
-	Interval   *max_future = PG_ARGISNULL(10) ? NULL : PG_GETARG_INTERVAL_P(10);
-	char	   *output_stream = PG_ARGISNULL(11) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(11));
-	Interval   *sliding = PG_ARGISNULL(12) ? NULL : PG_GETARG_INTERVAL_P(12);
-	Interval   *step = PG_ARGISNULL(13) ? NULL : PG_GETARG_INTERVAL_P(13);
-	Interval   *ttl = PG_ARGISNULL(14) ? NULL : PG_GETARG_INTERVAL_P(14);
-	Interval   *session_gap = PG_ARGISNULL(15) ? NULL : PG_GETARG_INTERVAL_P(15);
-	ContinuousViewOptions options = {notify, false, 'u', append_to, output_stream != NULL,
-	NULL, NULL, NULL, NULL, NULL};
-	Oid			output_oid = InvalidOid;
-	char	   *output_qualified = NULL;
-	Oid			append_oid = InvalidOid;
-	char	   *append_qualified = NULL;
-	bool		emitting;
-	RangeVar   *rv;
-	Oid			nspid;
-	char	   *result_table;
-	char	   *state_table;
-	char		state_name[NAMEDATALEN];
-	ViewShape  *shape;
-	ViewLayout *layout;
-	List	   *parts;
-	uint32		part;
-	Oid			result_oid;
-	Oid			state_oid;
-	Oid			owner = GetUserId();
-	char	   *timezone = pstrdup(GetConfigOption("TimeZone", false, false));
-	char	   *datestyle = pstrdup(GetConfigOption("DateStyle", false, false));
-	char	   *search_path = pstrdup(GetConfigOption("search_path", false, false));
+	ViewDefinition def;
 	int			save_nestlevel;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			owner_nestlevel;
-	ObjectAddress state_addr;
-	ObjectAddress result_addr;
-	AclResult	aclresult;
-	ListCell   *lc;
+	uint32		part;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("a continuous view needs a name and a query")));
-	if (has_batch_size && batch_size < 1)
+	ViewArguments(fcinfo, &def);
+	ParseViewOptions(&def);
+	AnalyzeContinuousView(&def);
+
+	/* Tables and generated SQL name everything from pg_catalog on. */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	CreateViewTables(&def);
+	RecordViewDependencies(&def);
+
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+	part = NextPartNumber();
+	InsertViewRow(&def, StreamViewFragment(def.shape, &def.options, def.layout, part), part);
+	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+	AtEOXact_GUC(false, save_nestlevel);
+	StreamWakeWorkerAtCommit();
+	PG_RETURN_OID(def.result_oid);
+}
+
+/*
+ * ViewArguments reads create_continuous_view's arguments into def, with
+ * the defaults of the NULL ones.
+ */
+static void
+ViewArguments(FunctionCallInfo fcinfo, ViewDefinition *def)
+{
+	memset(def, 0, sizeof(*def));
+	def->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	def->query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	def->has_batch_size = !PG_ARGISNULL(2);
+	def->batch_size = def->has_batch_size ? PG_GETARG_INT32(2) : 0;
+	def->paused = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	def->backfill = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	def->notify = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	def->emit = PG_ARGISNULL(6) ? "changes" : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	def->append_to = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	def->allowed_lateness = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
+	def->late = PG_ARGISNULL(9) ? "update" : text_to_cstring(PG_GETARG_TEXT_PP(9));
+	def->max_future = PG_ARGISNULL(10) ? NULL : PG_GETARG_INTERVAL_P(10);
+	def->output_stream = PG_ARGISNULL(11) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(11));
+	def->sliding = PG_ARGISNULL(12) ? NULL : PG_GETARG_INTERVAL_P(12);
+	def->step = PG_ARGISNULL(13) ? NULL : PG_GETARG_INTERVAL_P(13);
+	def->ttl = PG_ARGISNULL(14) ? NULL : PG_GETARG_INTERVAL_P(14);
+	def->session_gap = PG_ARGISNULL(15) ? NULL : PG_GETARG_INTERVAL_P(15);
+	def->owner = GetUserId();
+	def->timezone = pstrdup(GetConfigOption("TimeZone", false, false));
+	def->datestyle = pstrdup(GetConfigOption("DateStyle", false, false));
+	def->search_path = pstrdup(GetConfigOption("search_path", false, false));
+}
+
+/*
+ * ParseViewOptions checks a view's options against each other and fills
+ * in def->options, the form the batch generator reads.
+ */
+static void
+ParseViewOptions(ViewDefinition *def)
+{
+	ContinuousViewOptions *options = &def->options;
+
+	options->notify = def->notify;
+	options->late = 'u';
+	options->append_to = def->append_to;
+	options->output = def->output_stream != NULL;
+	options->max_future = def->max_future != NULL ? StreamIntervalSQL(def->max_future) :
+		"'01:00:00'::pg_catalog.interval";
+	if (def->has_batch_size && def->batch_size < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_size must be at least 1"),
 				 errhint("Leave it NULL to use stream_ext.batch_size.")));
-	if (notify != NULL && (notify[0] == '\0' || strlen(notify) >= NAMEDATALEN))
+	if (def->notify != NULL && (def->notify[0] == '\0' || strlen(def->notify) >= NAMEDATALEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid notification channel \"%s\"", notify),
+				 errmsg("invalid notification channel \"%s\"", def->notify),
 				 errdetail("A channel name is 1 to %d bytes long.", NAMEDATALEN - 1),
 				 errhint("Leave notify NULL for no notifications.")));
-	if (strcmp(emit, "final") == 0)
-		options.emit_final = true;
-	else if (strcmp(emit, "changes") != 0)
+	if (strcmp(def->emit, "final") == 0)
+		options->emit_final = true;
+	else if (strcmp(def->emit, "changes") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid emit \"%s\"", emit),
+				 errmsg("invalid emit \"%s\"", def->emit),
 				 errhint("Use 'changes' (every changed row) or 'final' (each window once it closes).")));
-	if (options.emit_final && notify == NULL && output_stream == NULL)
+	if (options->emit_final && def->notify == NULL && def->output_stream == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("emit => 'final' needs notify or output_stream"),
 				 errhint("emit says what the notify channel and the output stream get; append_to records closed windows without it.")));
-	if (strcmp(late, "update") == 0 || strcmp(late, "drop") == 0 || strcmp(late, "adjust") == 0)
-		options.late = late[0];
+	if (strcmp(def->late, "update") == 0 || strcmp(def->late, "drop") == 0 ||
+		strcmp(def->late, "adjust") == 0)
+		options->late = def->late[0];
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid late \"%s\"", late),
+				 errmsg("invalid late \"%s\"", def->late),
 				 errhint("Use 'update', 'drop' or 'adjust'.")));
-	if ((allowed_lateness != NULL && IntervalSign(allowed_lateness) < 0) ||
-		(max_future != NULL && IntervalSign(max_future) < 0))
+	if ((def->allowed_lateness != NULL && IntervalSign(def->allowed_lateness) < 0) ||
+		(def->max_future != NULL && IntervalSign(def->max_future) < 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative",
-						max_future != NULL && IntervalSign(max_future) < 0 ? "max_future" : "allowed_lateness")));
-	if (step != NULL && sliding == NULL)
+						def->max_future != NULL && IntervalSign(def->max_future) < 0 ?
+						"max_future" : "allowed_lateness")));
+	if (def->step != NULL && def->sliding == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("step needs sliding"),
 				 errhint("step is the grain of a sliding window: give sliding => interval too.")));
-	if (sliding != NULL)
+	if (def->sliding != NULL)
 	{
-		if (step == NULL)
-			step = DatumGetIntervalP(DirectFunctionCall2(interval_div, IntervalPGetDatum(sliding),
-														 Float8GetDatum(60.0)));
-		if (IntervalSign(sliding) <= 0 || sliding->month != 0 ||
-			IntervalSign(step) <= 0 || step->month != 0)
+		if (def->step == NULL)
+			def->step = DatumGetIntervalP(DirectFunctionCall2(interval_div,
+															  IntervalPGetDatum(def->sliding),
+															  Float8GetDatum(60.0)));
+		if (IntervalSign(def->sliding) <= 0 || def->sliding->month != 0 ||
+			IntervalSign(def->step) <= 0 || def->step->month != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("sliding and step must be positive and free of months and years"),
 					 errhint("Write them in days, hours, minutes or seconds, e.g. sliding => '30 days'.")));
-		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(step),
-											  IntervalPGetDatum(sliding))) > 0)
+		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(def->step),
+											  IntervalPGetDatum(def->sliding))) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("step must not be longer than sliding"),
 					 errhint("By default a sliding window is kept in 60 steps.")));
-		if (notify != NULL || append_to != NULL || output_stream != NULL ||
-			options.emit_final || ttl != NULL)
+		if (def->notify != NULL || def->append_to != NULL || def->output_stream != NULL ||
+			options->emit_final || def->ttl != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a sliding-window view has no %s",
-							notify != NULL ? "notify" : append_to != NULL ? "append_to" :
-							output_stream != NULL ? "output_stream" : ttl != NULL ? "ttl" : "emit"),
+							def->notify != NULL ? "notify" : def->append_to != NULL ? "append_to" :
+							def->output_stream != NULL ? "output_stream" :
+							def->ttl != NULL ? "ttl" : "emit"),
 					 errhint("It is read through a view that combines the steps of the last sliding interval when queried; its steps expire by themselves.")));
-		options.sliding = StreamIntervalSQL(sliding);
-		options.step = StreamIntervalSQL(step);
+		options->sliding = StreamIntervalSQL(def->sliding);
+		options->step = StreamIntervalSQL(def->step);
 	}
-	if (session_gap != NULL)
+	if (def->session_gap != NULL)
 	{
-		if (IntervalSign(session_gap) <= 0 || session_gap->month != 0)
+		if (IntervalSign(def->session_gap) <= 0 || def->session_gap->month != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("session_gap must be positive and free of months and years"),
 					 errhint("Write it in days, hours, minutes or seconds, e.g. session_gap => '30 minutes'.")));
-		if (sliding != NULL || output_stream != NULL)
+		if (def->sliding != NULL || def->output_stream != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a view with session windows has no %s",
-							sliding != NULL ? "sliding window" : "output_stream"),
+							def->sliding != NULL ? "sliding window" : "output_stream"),
 					 errhint("Its sessions are rows of its result table, merged as events come.")));
-		options.session_gap = StreamIntervalSQL(session_gap);
+		options->session_gap = StreamIntervalSQL(def->session_gap);
 	}
-	if (ttl != NULL)
+	if (def->ttl != NULL)
 	{
-		if (IntervalSign(ttl) < 0)
+		if (IntervalSign(def->ttl) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("ttl must not be negative")));
-		options.ttl = StreamIntervalSQL(ttl);
+		options->ttl = StreamIntervalSQL(def->ttl);
 	}
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	query_string = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
-	nspid = RangeVarGetCreationNamespace(rv);
-	result_table = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
+}
 
-	/* The table for closed windows and the output stream, by the caller's search_path. */
-	if (append_to != NULL)
-		append_oid = LookupOutputTable(append_to, &append_qualified);
-	if (output_stream != NULL)
-		output_oid = LookupOutputTable(output_stream, &output_qualified);
+/*
+ * AnalyzeContinuousView resolves the view's name and the tables it writes
+ * besides its own (by the caller's search_path), analyzes its query and
+ * checks the query against the options and the caller's privileges.
+ */
+static void
+AnalyzeContinuousView(ViewDefinition *def)
+{
+	ContinuousViewOptions *options = &def->options;
+	Oid			nspid;
+	ViewShape  *shape;
+	AclResult	aclresult;
+	ListCell   *lc;
 
-	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
+	def->rv = makeRangeVarFromNameList(stringToQualifiedNameList(def->name));
+	nspid = RangeVarGetCreationNamespace(def->rv);
+	def->result_table = quote_qualified_identifier(get_namespace_name(nspid), def->rv->relname);
+	if (def->append_to != NULL)
+		def->append_oid = LookupOutputTable(def->append_to, &def->append_qualified);
+	if (def->output_stream != NULL)
+		def->output_oid = LookupOutputTable(def->output_stream, &def->output_qualified);
+	if (OidIsValid(get_relname_relid(def->rv->relname, nspid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_TABLE),
-				 errmsg("relation \"%s\" already exists", result_table),
+				 errmsg("relation \"%s\" already exists", def->result_table),
 				 errhint("A continuous view is its result table; choose another name.")));
 
-	options.max_future = max_future != NULL ? StreamIntervalSQL(max_future) :
-		"'01:00:00'::pg_catalog.interval";
-	shape = AnalyzeViewQuery(query_string);
+	shape = def->shape = AnalyzeViewQuery(def->query);
 	CheckViewQuery(shape);
 	CheckReservedNames(shape);
 	shape->window = StreamFindWindow(shape->query, shape->stream_rti, shape->stream, shape->keys);
-	emitting = shape->window != NULL && (options.emit_final || append_to != NULL);
-	if (session_gap != NULL && shape->window != NULL)
+	def->emitting = shape->window != NULL && (options->emit_final || def->append_to != NULL);
+	if (def->session_gap != NULL && shape->window != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a view with session windows cannot also group by a tumbling or hopping window"),
 				 errhint("Group by the keys that sessions are per, e.g. GROUP BY user_id.")));
-	if (sliding != NULL && shape->window != NULL)
+	if (def->sliding != NULL && shape->window != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a sliding-window view cannot also group by a tumbling or hopping window"),
 				 errhint("Group by the other keys only: sliding keeps the last sliding interval per group.")));
 	if (shape->window == NULL &&
-		(options.emit_final || append_to != NULL || options.late != 'u' || ttl != NULL ||
-		 (allowed_lateness != NULL && IntervalSign(allowed_lateness) != 0)))
+		(options->emit_final || def->append_to != NULL || options->late != 'u' || def->ttl != NULL ||
+		 (def->allowed_lateness != NULL && IntervalSign(def->allowed_lateness) != 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s needs an event-time window",
-						options.emit_final ? "emit => 'final'" : append_to != NULL ? "append_to" :
-						options.late != 'u' ? "late" : ttl != NULL ? "ttl" : "allowed_lateness"),
+						options->emit_final ? "emit => 'final'" : def->append_to != NULL ? "append_to" :
+						options->late != 'u' ? "late" : def->ttl != NULL ? "ttl" : "allowed_lateness"),
 				 errhint("Group by stream_ext.tumble() of the stream's event_time column, or by window_start or window_end of stream_ext.hop() over it, with constant sizes.")));
 	/* Window sizes that no batch could use are refused now, not by a batch. */
 	if (shape->window != NULL)
@@ -334,15 +430,15 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 						psprintf("SELECT stream_ext.tumble(pg_catalog.now()::%s, %s, %s)",
 								 format_type_be(w->ts_type), w->size, w->origin),
 						true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not check the window of %s", result_table);
+			elog(ERROR, "could not check the window of %s", def->result_table);
 		SPI_finish();
 	}
-	if (options.late == 'a' && shape->window->hop)
+	if (options->late == 'a' && shape->window->hop)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("late => 'adjust' works with tumbling windows only"),
 				 errhint("With hop(), use 'update' or 'drop'.")));
-	if (emitting)
+	if (def->emitting)
 	{
 		foreach(lc, shape->query->targetList)
 		{
@@ -357,28 +453,42 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	}
 
 	/* The creator, who owns the view, must be able to run its query. */
-	aclresult = pg_class_aclcheck(shape->stream, owner, ACL_SELECT);
+	aclresult = pg_class_aclcheck(shape->stream, def->owner, ACL_SELECT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(shape->stream));
 	(void) ExecCheckRTPerms(shape->query->rtable, true);
 	/* Its progress would mix two clusters' transaction ids (restore.c). */
 	StreamCheckStreamRestored(shape->stream);
+}
 
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+/*
+ * CreateViewTables creates the table the view's batches write: its result
+ * table, or a sliding window's steps in schema stream_ext with the view
+ * over them; and plans where its states live.
+ */
+static void
+CreateViewTables(ViewDefinition *def)
+{
+	ViewShape  *shape = def->shape;
+	ViewLayout *layout;
+	char		state_name[NAMEDATALEN];
+	char	   *state_table;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			owner_nestlevel;
+	ObjectAddress state_addr;
+	ObjectAddress result_addr;
 
-	if (sliding != NULL)
-		AddStepKey(shape, step);
-	if (session_gap != NULL)
+	if (def->sliding != NULL)
+		AddStepKey(shape, def->step);
+	if (def->session_gap != NULL)
 		AddSessionColumns(shape);
-	layout = StreamPlanLayout(shape, &options, emitting);
-	if (sliding == NULL)
+	layout = def->layout = StreamPlanLayout(shape, &def->options, def->emitting);
+	if (def->sliding == NULL)
 	{
-		result_oid = StreamCreateViewTable(shape, layout, result_table);
-		layout->table = result_oid;
-		state_oid = InvalidOid;
+		def->result_oid = StreamCreateViewTable(shape, layout, def->result_table);
+		layout->table = def->result_oid;
+		def->state_oid = InvalidOid;
 
 		/*
 		 * Only the worker's batches write it (guard.c); the trigger is
@@ -388,58 +498,68 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 		StreamRunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
 							  " ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('result')",
-							  result_table));
-		StreamRunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", result_table));
+							  def->result_table));
+		StreamRunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", def->result_table));
 		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
-		if (ttl != NULL)
-			StreamRunDDL(psprintf("CREATE INDEX ON %s (%s)", result_table,
+		if (def->ttl != NULL)
+			StreamRunDDL(psprintf("CREATE INDEX ON %s (%s)", def->result_table,
 								  quote_identifier(list_nth(layout->keys, shape->window->key - 1))));
+		return;
 	}
-	else
-	{
-		/*
-		 * A sliding-window view keeps the states of its steps in a table in
-		 * stream_ext, owned by the view's owner, and is read through a view
-		 * over it that combines the steps of the last sliding interval; the
-		 * table is then named after that view.
-		 */
-		snprintf(state_name, sizeof(state_name), "%.*s_0_state",
-				 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname);
-		state_table = quote_qualified_identifier("stream_ext", state_name);
-		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
-		state_oid = StreamCreateViewTable(shape, layout, state_table);
-		layout->table = state_oid;
-		StreamRunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
-							  " ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
-							  state_table));
-		StreamRunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", state_table));
-		StreamRunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
-							  quote_identifier(GetUserNameFromId(owner, false))));
-		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
-		StreamRunDDL(psprintf("CREATE VIEW %s AS %s", result_table,
-							  SlidingSelect(shape, layout, &options, state_oid)));
-		result_oid = TableOid(result_table);
-		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
-		snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
-				 pg_mbcliplen(rv->relname, strlen(rv->relname), 40), rv->relname, result_oid);
-		StreamRunDDL(psprintf("ALTER TABLE %s RENAME TO %s", state_table, quote_identifier(state_name)));
-		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
 
-		/* Dropping the read view drops the steps with it. */
-		ObjectAddressSet(state_addr, RelationRelationId, state_oid);
-		ObjectAddressSet(result_addr, RelationRelationId, result_oid);
-		recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
-	}
+	/*
+	 * A sliding-window view keeps the states of its steps in a table in
+	 * stream_ext, owned by the view's owner, and is read through a view over
+	 * it that combines the steps of the last sliding interval; the table is
+	 * then named after that view.
+	 */
+	snprintf(state_name, sizeof(state_name), "%.*s_0_state",
+			 pg_mbcliplen(def->rv->relname, strlen(def->rv->relname), 40), def->rv->relname);
+	state_table = quote_qualified_identifier("stream_ext", state_name);
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
-	ObjectAddressSet(result_addr, RelationRelationId, result_oid);
+	def->state_oid = StreamCreateViewTable(shape, layout, state_table);
+	layout->table = def->state_oid;
+	StreamRunDDL(psprintf("CREATE TRIGGER stream_ext_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
+						  " ON %s FOR EACH STATEMENT EXECUTE FUNCTION stream_ext._guard_result('state')",
+						  state_table));
+	StreamRunDDL(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER stream_ext_guard", state_table));
+	StreamRunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
+						  quote_identifier(GetUserNameFromId(def->owner, false))));
+	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+	StreamRunDDL(psprintf("CREATE VIEW %s AS %s", def->result_table,
+						  SlidingSelect(shape, layout, &def->options, def->state_oid)));
+	def->result_oid = TableOid(def->result_table);
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
+	snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
+			 pg_mbcliplen(def->rv->relname, strlen(def->rv->relname), 40), def->rv->relname,
+			 def->result_oid);
+	StreamRunDDL(psprintf("ALTER TABLE %s RENAME TO %s", state_table, quote_identifier(state_name)));
+	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
 
-	/* A lookup table cannot be dropped from under the view (but CASCADE). */
-	foreach(lc, shape->lookups)
+	/* Dropping the read view drops the steps with it. */
+	ObjectAddressSet(state_addr, RelationRelationId, def->state_oid);
+	ObjectAddressSet(result_addr, RelationRelationId, def->result_oid);
+	recordDependencyOn(&state_addr, &result_addr, DEPENDENCY_AUTO);
+}
+
+/*
+ * RecordViewDependencies makes the tables the view reads and writes
+ * besides its own unable to go from under it (but with CASCADE): its
+ * lookup tables, the table of its closed windows (made if missing, as the
+ * caller) and its output stream (the same).
+ */
+static void
+RecordViewDependencies(ViewDefinition *def)
+{
+	ObjectAddress result_addr;
+	ObjectAddress other_addr;
+	ListCell   *lc;
+
+	ObjectAddressSet(result_addr, RelationRelationId, def->result_oid);
+	foreach(lc, def->shape->lookups)
 	{
-		ObjectAddress lookup_addr;
-
-		ObjectAddressSet(lookup_addr, RelationRelationId, lfirst_oid(lc));
-		recordDependencyOn(&result_addr, &lookup_addr, DEPENDENCY_NORMAL);
+		ObjectAddressSet(other_addr, RelationRelationId, lfirst_oid(lc));
+		recordDependencyOn(&result_addr, &other_addr, DEPENDENCY_NORMAL);
 	}
 
 	/*
@@ -447,114 +567,168 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	 * revision and when it was appended, unless it exists; then it must be
 	 * a table with those columns that the owner may insert into.
 	 */
-	if (append_to != NULL)
+	if (def->append_to != NULL)
 	{
-		ObjectAddress append_addr;
-
-		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
-		append_oid = AppendTable(append_to, append_oid, append_qualified, layout);
-		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
-		ObjectAddressSet(append_addr, RelationRelationId, append_oid);
-		recordDependencyOn(&result_addr, &append_addr, DEPENDENCY_NORMAL);
+		def->append_oid = AppendTable(def->append_to, def->append_oid, def->append_qualified,
+									  def->layout);
+		ObjectAddressSet(other_addr, RelationRelationId, def->append_oid);
+		recordDependencyOn(&result_addr, &other_addr, DEPENDENCY_NORMAL);
 	}
 
 	/* The stream each batch's delta goes to (OutputStream). */
-	if (output_stream != NULL)
+	if (def->output_stream != NULL)
 	{
-		ObjectAddress output_addr;
-
-		StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
-		output_oid = OutputStream(output_stream, output_oid, output_qualified, shape);
-		StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
-		ObjectAddressSet(output_addr, RelationRelationId, output_oid);
-		recordDependencyOn(&result_addr, &output_addr, DEPENDENCY_NORMAL);
+		def->output_oid = OutputStream(def->output_stream, def->output_oid, def->output_qualified,
+									   def->shape);
+		ObjectAddressSet(other_addr, RelationRelationId, def->output_oid);
+		recordDependencyOn(&result_addr, &other_addr, DEPENDENCY_NORMAL);
 	}
+}
 
-	part = NextPartNumber();
-	parts = StreamViewFragment(shape, &options, layout, part);
+/*
+ * InsertViewRow records the view in the catalog, with its part of the
+ * batch statement and the settings its query was analyzed under; run as
+ * the extension's owner.
+ */
+static void
+InsertViewRow(ViewDefinition *def, List *parts, uint32 part)
+{
+	ViewShape  *shape = def->shape;
+	Oid			argtypes[26] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
+		OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
+		TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID,
+	INTERVALOID, INTERVALOID, INTERVALOID, INTERVALOID, INT4OID};
+	Datum		values[26];
+	char		nulls[26];
+	ListCell   *lc;
+	Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(parts));
+	int			ncolumns = 0;
 
+#define OPTIONAL(i, cond, datum) \
+	(nulls[i] = (cond) ? ' ' : 'n', values[i] = (cond) ? (datum) : (Datum) 0)
+
+	foreach(lc, shape->columns)
+		columns[ncolumns++] = CStringGetTextDatum(lfirst(lc));
+	foreach(lc, parts)
+		elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = ObjectIdGetDatum(def->result_oid);
+	values[1] = ObjectIdGetDatum(shape->stream);
+	values[2] = CStringGetTextDatum(def->query);
+	OPTIONAL(3, OidIsValid(def->state_oid), ObjectIdGetDatum(def->state_oid));
+	values[4] = PointerGetDatum(construct_array(elems, list_length(parts), TEXTOID,
+												-1, false, TYPALIGN_INT));
+	values[5] = ObjectIdGetDatum(def->owner);
+	values[6] = CStringGetTextDatum(def->timezone);
+	values[7] = CStringGetTextDatum(def->datestyle);
+	values[8] = CStringGetTextDatum(def->search_path);
+	values[9] = PointerGetDatum(construct_array(columns, ncolumns, TEXTOID, -1, false, TYPALIGN_INT));
+	OPTIONAL(10, def->has_batch_size, Int32GetDatum(def->batch_size));
+	values[11] = CStringGetTextDatum(def->paused ? "paused" : "active");
+	values[12] = BoolGetDatum(def->backfill);
+	OPTIONAL(13, def->notify != NULL, CStringGetTextDatum(def->notify));
+	values[14] = CStringGetTextDatum(def->emit);
+	OPTIONAL(15, OidIsValid(def->append_oid), ObjectIdGetDatum(def->append_oid));
+	OPTIONAL(16, def->allowed_lateness != NULL, IntervalPGetDatum(def->allowed_lateness));
+	values[17] = CStringGetTextDatum(def->late);
+	OPTIONAL(18, def->max_future != NULL, IntervalPGetDatum(def->max_future));
+	values[19] = BoolGetDatum(shape->window != NULL);
+	OPTIONAL(20, OidIsValid(def->output_oid), ObjectIdGetDatum(def->output_oid));
+	OPTIONAL(21, def->sliding != NULL, IntervalPGetDatum(def->sliding));
+	OPTIONAL(22, def->sliding != NULL, IntervalPGetDatum(def->step));
+	OPTIONAL(23, def->ttl != NULL, IntervalPGetDatum(def->ttl));
+	OPTIONAL(24, def->session_gap != NULL, IntervalPGetDatum(def->session_gap));
+	values[25] = Int32GetDatum((int32) part);
+#undef OPTIONAL
+	SPI_connect();
+	if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
+							  " (result, stream, query, state_table, batch, owner,"
+							  "  timezone, datestyle, search_path, columns, batch_size,"
+							  "  state, progress, notify, emit, append_to,"
+							  "  allowed_lateness, late, max_future, watermarked, output_stream,"
+							  "  sliding, step, ttl, session_gap, part)"
+							  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
+							  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
+							  "  $10, $11, $12,"
+							  "  CASE WHEN $13 THEN '3:3:'::pg_catalog.pg_snapshot"
+							  "       ELSE pg_catalog.pg_current_snapshot() END, $14, $15,"
+							  "  $16::pg_catalog.oid, COALESCE($17, '0'::pg_catalog.interval), $18,"
+							  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20,"
+							  "  $21::pg_catalog.oid, $22, $23, $24, $25, $26)",
+							  26, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not register continuous view %s", def->result_table);
+	SPI_finish();
+}
+
+/*
+ * MapReplacement checks that a replacing query's results follow from the
+ * old view's states (same FROM and WHERE, keys and aggregates among the
+ * old ones) and gives, for each new key and aggregate, the 1-based
+ * position of the old one.
+ */
+static void
+MapReplacement(ViewShape *new_shape, ViewShape *old_shape, int **key_map, int **agg_map)
+{
+	bool		same_from;
+	ListCell   *lc;
+	ListCell   *lo;
+
+	same_from = new_shape->stream == old_shape->stream &&
+		list_length(new_shape->query->rtable) == list_length(old_shape->query->rtable) &&
+		equal(new_shape->query->jointree, old_shape->query->jointree);
+	if (same_from)
 	{
-		Oid			argtypes[26] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTARRAYOID,
-			OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
-			TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID,
-		INTERVALOID, INTERVALOID, INTERVALOID, INTERVALOID, INT4OID};
-		Datum		values[26];
-		char		nulls[26];
-		ListCell   *lc;
-		Datum	   *columns = palloc0(sizeof(Datum) * (list_length(shape->columns) + 1));
-		int			ncolumns = 0;
-
-		foreach(lc, shape->columns)
-			columns[ncolumns++] = CStringGetTextDatum(lfirst(lc));
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = ObjectIdGetDatum(result_oid);
-		values[1] = ObjectIdGetDatum(shape->stream);
-		values[2] = CStringGetTextDatum(query_string);
-		values[3] = ObjectIdGetDatum(state_oid);
-		nulls[3] = OidIsValid(state_oid) ? ' ' : 'n';
+		forboth(lc, new_shape->query->rtable, lo, old_shape->query->rtable)
 		{
-			Datum	   *elems = palloc(sizeof(Datum) * list_length(parts));
+			RangeTblEntry *a = lfirst_node(RangeTblEntry, lc);
+			RangeTblEntry *b = lfirst_node(RangeTblEntry, lo);
 
-			foreach(lc, parts)
-				elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
-			values[4] = PointerGetDatum(construct_array(elems, list_length(parts), TEXTOID,
-														-1, false, TYPALIGN_INT));
+			same_from &= a->rtekind == b->rtekind && a->relid == b->relid &&
+				a->jointype == b->jointype && equal(a->functions, b->functions);
 		}
-		values[5] = ObjectIdGetDatum(owner);
-		values[6] = CStringGetTextDatum(timezone);
-		values[7] = CStringGetTextDatum(datestyle);
-		values[8] = CStringGetTextDatum(search_path);
-		values[9] = PointerGetDatum(construct_array(columns, ncolumns, TEXTOID, -1, false, TYPALIGN_INT));
-		values[10] = Int32GetDatum(batch_size);
-		nulls[10] = has_batch_size ? ' ' : 'n';
-		values[11] = CStringGetTextDatum(paused ? "paused" : "active");
-		values[12] = BoolGetDatum(backfill);
-		values[13] = notify ? CStringGetTextDatum(notify) : (Datum) 0;
-		nulls[13] = notify ? ' ' : 'n';
-		values[14] = CStringGetTextDatum(emit);
-		values[15] = ObjectIdGetDatum(append_oid);
-		nulls[15] = OidIsValid(append_oid) ? ' ' : 'n';
-		values[16] = allowed_lateness ? IntervalPGetDatum(allowed_lateness) : (Datum) 0;
-		nulls[16] = allowed_lateness ? ' ' : 'n';
-		values[17] = CStringGetTextDatum(late);
-		values[18] = max_future ? IntervalPGetDatum(max_future) : (Datum) 0;
-		nulls[18] = max_future ? ' ' : 'n';
-		values[19] = BoolGetDatum(shape->window != NULL);
-		values[20] = ObjectIdGetDatum(output_oid);
-		nulls[20] = OidIsValid(output_oid) ? ' ' : 'n';
-		values[21] = sliding ? IntervalPGetDatum(sliding) : (Datum) 0;
-		nulls[21] = sliding ? ' ' : 'n';
-		values[22] = sliding ? IntervalPGetDatum(step) : (Datum) 0;
-		nulls[22] = sliding ? ' ' : 'n';
-		values[23] = ttl ? IntervalPGetDatum(ttl) : (Datum) 0;
-		nulls[23] = ttl ? ' ' : 'n';
-		values[24] = session_gap ? IntervalPGetDatum(session_gap) : (Datum) 0;
-		nulls[24] = session_gap ? ' ' : 'n';
-		values[25] = Int32GetDatum((int32) part);
-		SPI_connect();
-		if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
-								  " (result, stream, query, state_table, batch, owner,"
-								  "  timezone, datestyle, search_path, columns, batch_size,"
-								  "  state, progress, notify, emit, append_to,"
-								  "  allowed_lateness, late, max_future, watermarked, output_stream,"
-								  "  sliding, step, ttl, session_gap, part)"
-								  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
-								  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
-								  "  $10, $11, $12,"
-								  "  CASE WHEN $13 THEN '3:3:'::pg_catalog.pg_snapshot"
-								  "       ELSE pg_catalog.pg_current_snapshot() END, $14, $15,"
-								  "  $16::pg_catalog.oid, COALESCE($17, '0'::pg_catalog.interval), $18,"
-								  "  COALESCE($19, '1 hour'::pg_catalog.interval), $20,"
-								  "  $21::pg_catalog.oid, $22, $23, $24, $25, $26)",
-								  26, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not register continuous view %s", result_table);
-		SPI_finish();
 	}
-
-	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
-	AtEOXact_GUC(false, save_nestlevel);
-	StreamWakeWorkerAtCommit();
-	PG_RETURN_OID(result_oid);
+	if (!same_from)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new query must read the same FROM items with the same WHERE as the old one"),
+				 errdetail("Only grouping keys and output columns can change in place."),
+				 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	*key_map = palloc0(sizeof(int) * (list_length(new_shape->keys) + 1));
+	foreach(lc, new_shape->keys)
+	{
+		foreach(lo, old_shape->keys)
+		{
+			if (equal(lfirst_node(TargetEntry, lc)->expr, lfirst_node(TargetEntry, lo)->expr))
+				(*key_map)[foreach_current_index(lc)] = foreach_current_index(lo) + 1;
+		}
+		if ((*key_map)[foreach_current_index(lc)] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("grouping key \"%s\" is not one of the old view's",
+							lfirst_node(TargetEntry, lc)->resname),
+					 errdetail("A view's groups can be merged (keys dropped), not split."),
+					 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	}
+	*agg_map = palloc0(sizeof(int) * (list_length(new_shape->aggs) + 1));
+	foreach(lc, new_shape->aggs)
+	{
+		foreach(lo, old_shape->aggs)
+		{
+			if (equal(lfirst(lc), lfirst(lo)))
+				(*agg_map)[foreach_current_index(lc)] = foreach_current_index(lo) + 1;
+		}
+		if ((*agg_map)[foreach_current_index(lc)] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aggregate %s is not one of the old view's",
+							deparse_expression(lfirst(lc),
+											   deparse_context_for(get_rel_name(new_shape->stream),
+																   new_shape->stream),
+											   false, false)),
+					 errdetail("Its state over the events already consumed is not stored."),
+					 errhint("Create the new view beside it with backfill => true (with a retention on the stream, see stream_ext.set_retention), then swap their names with ALTER TABLE ... RENAME in one transaction.")));
+	}
 }
 
 /*
@@ -584,9 +758,6 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	int			save_nestlevel;
 	int		   *key_map;
 	int		   *agg_map;
-	ListCell   *lc;
-	ListCell   *lo;
-	bool		same_from;
 	char	   *name;
 	char	   *schema;
 	char	   *temp_name;
@@ -648,61 +819,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	CheckViewQuery(new_shape);
 
 	/* The new results must follow from the old states. */
-	same_from = new_shape->stream == old_shape->stream &&
-		list_length(new_shape->query->rtable) == list_length(old_shape->query->rtable) &&
-		equal(new_shape->query->jointree, old_shape->query->jointree);
-	if (same_from)
-	{
-		forboth(lc, new_shape->query->rtable, lo, old_shape->query->rtable)
-		{
-			RangeTblEntry *a = lfirst_node(RangeTblEntry, lc);
-			RangeTblEntry *b = lfirst_node(RangeTblEntry, lo);
-
-			same_from &= a->rtekind == b->rtekind && a->relid == b->relid &&
-				a->jointype == b->jointype && equal(a->functions, b->functions);
-		}
-	}
-	if (!same_from)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the new query must read the same FROM items with the same WHERE as the old one"),
-				 errdetail("Only grouping keys and output columns can change in place."),
-				 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
-	key_map = palloc0(sizeof(int) * (list_length(new_shape->keys) + 1));
-	foreach(lc, new_shape->keys)
-	{
-		foreach(lo, old_shape->keys)
-		{
-			if (equal(lfirst_node(TargetEntry, lc)->expr, lfirst_node(TargetEntry, lo)->expr))
-				key_map[foreach_current_index(lc)] = foreach_current_index(lo) + 1;
-		}
-		if (key_map[foreach_current_index(lc)] == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("grouping key \"%s\" is not one of the old view's",
-							lfirst_node(TargetEntry, lc)->resname),
-					 errdetail("A view's groups can be merged (keys dropped), not split."),
-					 errhint("Create the new view beside it with backfill => true, then swap their names with ALTER TABLE ... RENAME in one transaction.")));
-	}
-	agg_map = palloc0(sizeof(int) * (list_length(new_shape->aggs) + 1));
-	foreach(lc, new_shape->aggs)
-	{
-		foreach(lo, old_shape->aggs)
-		{
-			if (equal(lfirst(lc), lfirst(lo)))
-				agg_map[foreach_current_index(lc)] = foreach_current_index(lo) + 1;
-		}
-		if (agg_map[foreach_current_index(lc)] == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("aggregate %s is not one of the old view's",
-							deparse_expression(lfirst(lc),
-											   deparse_context_for(get_rel_name(new_shape->stream),
-																   new_shape->stream),
-											   false, false)),
-					 errdetail("Its state over the events already consumed is not stored."),
-					 errhint("Create the new view beside it with backfill => true (with a retention on the stream, see stream_ext.set_retention), then swap their names with ALTER TABLE ... RENAME in one transaction.")));
-	}
+	MapReplacement(new_shape, old_shape, &key_map, &agg_map);
 
 	/* The new view, beside the old one, paused until it holds the states. */
 	name = get_rel_name(view);
@@ -775,6 +892,81 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 					quote_identifier(name)));
 	StreamWakeWorkerAtCommit();
 	PG_RETURN_OID(new_oid);
+}
+
+/*
+ * CheckTransformTarget refuses a target that is not a table or stream the
+ * transform's owner may insert into, or one of a continuous view's own.
+ */
+static void
+CheckTransformTarget(Oid target, const char *target_name, Oid owner)
+{
+	bool		exists;
+	bool		isnull;
+	AclResult	aclresult;
+
+	if (get_rel_relkind(target) != RELKIND_RELATION &&
+		get_rel_relkind(target) != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" cannot be the target of a transform", target_name),
+				 errhint("The target is a table or a stream.")));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM stream_ext.continuous_view"
+							  " WHERE result = $1::pg_catalog.oid OR state_table = $1::pg_catalog.oid)",
+							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(target)}, NULL,
+							  true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read continuous views");
+	exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" belongs to a continuous view", target_name),
+				 errhint("Only the view's batches write its tables; make the transform's target a table or stream of its own.")));
+	aclresult = pg_class_aclcheck(target, owner, ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, target_name);
+}
+
+/*
+ * TargetColumns returns the list of the target's columns the transform's
+ * rows go into: those named like its output columns, of types its values
+ * can be assigned to.
+ */
+static char *
+TargetColumns(ViewShape *shape, Oid target, const char *target_name)
+{
+	StringInfoData cols;
+	ListCell   *lc;
+
+	initStringInfo(&cols);
+	foreach(lc, shape->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		AttrNumber	attnum;
+		Oid			from;
+		Oid			to;
+
+		if (tle->resjunk)
+			continue;
+		attnum = get_attnum(target, tle->resname);
+		if (attnum == InvalidAttrNumber || strcmp(tle->resname, STREAM_TAG_COLUMN) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target \"%s\" has no column \"%s\"", target_name, tle->resname),
+					 errhint("Name each output column of the transform's query like a column of the target, with AS.")));
+		from = exprType((Node *) tle->expr);
+		to = get_atttype(target, attnum);
+		if (!can_coerce_type(1, &from, &to, COERCION_ASSIGNMENT))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of target \"%s\" is of type %s, but the transform gives %s",
+							tle->resname, target_name, format_type_be(to), format_type_be(from)),
+					 errhint("Cast the expression in the query.")));
+		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
+	}
+	return cols.data;
 }
 
 /*
@@ -931,7 +1123,7 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	Oid			owner = GetUserId();
 	AclResult	aclresult;
 	ListCell   *lc;
-	StringInfoData cols;
+	char	   *cols;
 	List	   *parts = NIL;
 	uint32		part;
 	char	   *definition;
@@ -939,8 +1131,6 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	ObjectAddress view_addr;
 	ObjectAddress target_addr;
 	int			save_nestlevel;
-	bool		exists;
-	bool		isnull;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -968,29 +1158,7 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 				 errmsg("relation \"%s\" already exists", qualified),
 				 errhint("A transform is a view of that name; choose another name.")));
 
-	/* The target: a table or stream of the caller's, not a view's own. */
-	if (get_rel_relkind(target) != RELKIND_RELATION &&
-		get_rel_relkind(target) != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" cannot be the target of a transform", target_name),
-				 errhint("The target is a table or a stream.")));
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM stream_ext.continuous_view"
-							  " WHERE result = $1::pg_catalog.oid OR state_table = $1::pg_catalog.oid)",
-							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(target)}, NULL,
-							  true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read continuous views");
-	exists = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	if (exists)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" belongs to a continuous view", target_name),
-				 errhint("Only the view's batches write its tables; make the transform's target a table or stream of its own.")));
-	aclresult = pg_class_aclcheck(target, owner, ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, target_name);
+	CheckTransformTarget(target, target_name, owner);
 
 	shape = AnalyzeViewQuery(query_string);
 	CheckTransformQuery(shape);
@@ -1002,32 +1170,7 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	StreamCheckStreamRestored(shape->stream);
 
 	/* Rows go into the target's columns of the same names. */
-	initStringInfo(&cols);
-	foreach(lc, shape->query->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		AttrNumber	attnum;
-		Oid			from;
-		Oid			to;
-
-		if (tle->resjunk)
-			continue;
-		attnum = get_attnum(target, tle->resname);
-		if (attnum == InvalidAttrNumber || strcmp(tle->resname, STREAM_TAG_COLUMN) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("target \"%s\" has no column \"%s\"", target_name, tle->resname),
-					 errhint("Name each output column of the transform's query like a column of the target, with AS.")));
-		from = exprType((Node *) tle->expr);
-		to = get_atttype(target, attnum);
-		if (!can_coerce_type(1, &from, &to, COERCION_ASSIGNMENT))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of target \"%s\" is of type %s, but the transform gives %s",
-							tle->resname, target_name, format_type_be(to), format_type_be(from)),
-					 errhint("Cast the expression in the query.")));
-		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
-	}
+	cols = TargetColumns(shape, target, target_name);
 	if (RelationIsStream(target))
 		CheckNoCycle(target, shape->stream, target_name);
 
@@ -1046,7 +1189,7 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	recordDependencyOn(&view_addr, &target_addr, DEPENDENCY_NORMAL);
 
 	part = NextPartNumber();
-	parts = TransformFragment(shape, cols.data, part);
+	parts = TransformFragment(shape, cols, part);
 
 	{
 		Oid			argtypes[14] = {OIDOID, OIDOID, TEXTOID, TEXTARRAYOID, OIDOID, TEXTOID,
