@@ -22,13 +22,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('durability');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
+my $node = stream_ext_node('durability', qq{
 restart_after_crash = on
 });
-$node->start;
 
 # sensor_events has an event-time column; clicks gets arrival_time (the
 # start of the inserting transaction), which clicks_oracle mimics with

@@ -15,10 +15,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('dump_restore');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'stream_ext'");
-$node->start;
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
+my $node = stream_ext_node('dump_restore');
 
 my $dir = $node->basedir;
 

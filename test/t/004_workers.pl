@@ -10,13 +10,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('workers');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
+my $node = stream_ext_node('workers', qq{
 stream_ext.idle_interval = '200ms'
 });
-$node->start;
 
 # The pid of the worker of a database, or '' when there is none.
 sub worker_pid
@@ -88,13 +88,17 @@ wait_for_worker('app', 1, 'stream_ext.enabled = on starts it again');
 
 # Database commands that need the database to themselves.
 $node->safe_psql('postgres', 'ALTER DATABASE app RENAME TO app2');
-pass('ALTER DATABASE ... RENAME succeeds while a worker runs');
+is($node->safe_psql('postgres', q{SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'app%'}),
+	'app2', 'ALTER DATABASE ... RENAME succeeds while a worker runs');
 wait_for_worker('app2', 1, 'the worker comes back for the renamed database');
 $node->safe_psql('postgres', 'CREATE DATABASE app3 TEMPLATE app2');
-pass('CREATE DATABASE ... TEMPLATE succeeds while a worker runs');
+is($node->safe_psql('app3', q{SELECT count(*) FROM stream_ext.continuous_view}),
+	$node->safe_psql('app2', q{SELECT count(*) FROM stream_ext.continuous_view}),
+	'CREATE DATABASE ... TEMPLATE succeeds while a worker runs, with the views of its template');
 wait_for_worker('app3', 1, 'the copy of the database gets its own worker');
 $node->safe_psql('postgres', 'DROP DATABASE app3');
-pass('DROP DATABASE succeeds while a worker runs');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname = 'app3'}),
+	'0', 'DROP DATABASE succeeds while a worker runs');
 wait_for_worker('app3', 0, 'the dropped database has no worker');
 
 # DROP EXTENSION stops the worker, and leaves the user's tables as plain

@@ -10,13 +10,17 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('bench');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
+# Slow: run when PG_TEST_EXTRA names it (.ci/run does; see README, Tests).
+plan skip_all => 'the benchmark suite in smoke scale runs when PG_TEST_EXTRA contains stream_ext_bench'
+  unless ($ENV{PG_TEST_EXTRA} // '') =~ /\bstream_ext_bench\b/;
+
+my $node = stream_ext_node('bench', qq{
 track_commit_timestamp = on
 });
-$node->start;
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
 my $bench = dirname(__FILE__) . '/../bench/bench.sh';

@@ -13,14 +13,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('outputs_crash');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
+my $node = stream_ext_node('outputs_crash', qq{
 stream_ext.idle_interval = '50ms'
 restart_after_crash = on
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION stream_ext;

@@ -13,15 +13,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('crash_matrix');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
+my $node = stream_ext_node('crash_matrix', qq{
 stream_ext.idle_interval = '50ms'
 stream_ext.segment_size = '16kB'
 restart_after_crash = on
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION stream_ext;

@@ -23,18 +23,17 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
 sub new_node
 {
 	my ($name) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+	return stream_ext_node($name, qq{
 stream_ext.idle_interval = '50ms'
 stream_ext.segment_size = '64kB'
 });
-	$node->start;
-	return $node;
 }
 
 # Moves a cluster's transaction counter forward by n ids (subtransactions

@@ -11,17 +11,17 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('worker_limits');
-$node->init;
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
 # Background workers: the launcher and one more.
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+my $node = stream_ext_node('worker_limits', qq{
 stream_ext.idle_interval = '50ms'
 max_worker_processes = 2
 max_logical_replication_workers = 0
 max_parallel_workers = 0
 });
-$node->start;
 
 my @dbs = ('one', 'two');
 for my $db (@dbs)
@@ -132,9 +132,8 @@ is(exact($waiting), '0', 'and catches up once the slot is free');
 # stream_ext.enabled off: said too.
 $node->append_conf('postgresql.conf', "stream_ext.enabled = off\n");
 $node->reload;
-$node->poll_query_until($waiting,
-	q{SELECT stream_ext.worker_state() = 'disabled: stream_ext.enabled is off'})
-  or die 'stream_ext.enabled = off is not shown';
-pass('a disabled engine is shown as such');
+ok( $node->poll_query_until($waiting,
+		q{SELECT stream_ext.worker_state() = 'disabled: stream_ext.enabled is off'}),
+	'a disabled engine is shown as such');
 
 done_testing();

@@ -25,6 +25,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib $FindBin::Bin;
+use StreamExtTest;
+
 my $v010 = $ENV{STREAM_EXT_V010_DIR};
 plan skip_all => 'version 0.1.0 was not built (STREAM_EXT_V010_DIR: make test builds it from the git history)'
   unless defined $v010 && -f "$v010/stream_ext.so";
@@ -50,15 +54,11 @@ install_from($v010);
 unlink glob("$inst$dir{sharedir}/extension/stream_ext--0.2.0.sql"),
   glob("$inst$dir{sharedir}/extension/stream_ext--0.1.0--0.2.0.sql");
 
-my $node = PostgreSQL::Test::Cluster->new('upgrade', install_path => dirname("$inst$dir{bindir}"));
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'stream_ext'
+my $node = stream_ext_node('upgrade', qq{
 stream_ext.idle_interval = '100ms'
 stream_ext.batch_size = 3000
 restart_after_crash = on
-});
-$node->start;
+}, install_path => dirname("$inst$dir{bindir}"));
 is($node->safe_psql('postgres', "SELECT default_version FROM pg_available_extensions WHERE name = 'stream_ext'"),
 	'0.1.0', 'the private installation has 0.1.0');
 
@@ -257,8 +257,7 @@ my $pid = $node->safe_psql('postgres',
 ok($pid =~ /^\d+$/, 'a worker to kill');
 my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
-$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
-$node->poll_query_until('postgres', 'SELECT true') or die 'no restart after the kill';
+wait_for_crash_restart($node, $log_offset);
 load(9001, 10000);
 flush('after a worker was killed');
 is(mismatches(), '', 'every view equals its oracle after a worker was killed');
