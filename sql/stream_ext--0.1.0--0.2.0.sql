@@ -59,6 +59,30 @@ ALTER TABLE stream_ext.continuous_view
     ADD COLUMN last_error_context text;
 -- Only a sliding window keeps a table of its own after the update.
 ALTER TABLE stream_ext.continuous_view DROP CONSTRAINT continuous_view_check;
+ALTER TABLE stream_ext.stream
+    ADD COLUMN segment_size int8 CHECK (segment_size >= 8192);
+
+CREATE FUNCTION stream_ext.set_segment_size(stream regclass, size text)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_set_segment_size';
+COMMENT ON FUNCTION stream_ext.set_segment_size(regclass, text) IS
+    'sets the size (e.g. ''64MB'') at which a stream''s current segment is retired for the next; NULL: stream_ext.segment_size';
+
+CREATE OR REPLACE VIEW stream_ext.streams AS
+SELECT s.relid AS stream,
+       s.event_time,
+       s.arrival_column,
+       s.segments,
+       s.created_at,
+       stream_ext._events_waiting(s.relid) AS events_waiting,
+       s.retention,
+       s.system_identifier <> stream_ext._system_identifier() AS restore_pending,
+       COALESCE(s.segment_size,
+                pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size
+  FROM stream_ext.stream s
+ WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
+COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
 
 -- ---------------------------------------------------------------------
 -- Continuous views and transforms: the SQL functions in C

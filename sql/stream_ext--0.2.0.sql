@@ -21,6 +21,8 @@ CREATE TABLE stream_ext.stream (
     segments        int NOT NULL,           -- number of segment partitions
     current_slot    int NOT NULL DEFAULT 0, -- slot new transactions write into
     retention       interval CHECK (retention > '0'),  -- keep consumed events this long (set_retention)
+    segment_size    int8 CHECK (segment_size >= 8192),  -- bytes at which the current segment is retired
+                                            -- (set_segment_size; NULL: stream_ext.segment_size)
     system_identifier int8 NOT NULL         -- cluster whose transaction ids its tags hold (restore.c)
                     DEFAULT stream_ext._system_identifier(),
     created_at      timestamptz NOT NULL DEFAULT now()
@@ -1032,6 +1034,13 @@ AS 'MODULE_PATHNAME', 'stream_ext_set_retention';
 COMMENT ON FUNCTION stream_ext.set_retention(regclass, interval) IS
     'keeps a stream''s consumed events for this long after their event time (NULL: until consumed), for replay and backfill';
 
+CREATE FUNCTION stream_ext.set_segment_size(stream regclass, size text)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_set_segment_size';
+COMMENT ON FUNCTION stream_ext.set_segment_size(regclass, text) IS
+    'sets the size (e.g. ''64MB'') at which a stream''s current segment is retired for the next; NULL: stream_ext.segment_size';
+
 CREATE FUNCTION stream_ext.prune(stream regclass DEFAULT NULL, wait boolean DEFAULT false)
 RETURNS integer
 LANGUAGE C VOLATILE
@@ -1373,7 +1382,9 @@ SELECT s.relid AS stream,
        s.created_at,
        stream_ext._events_waiting(s.relid) AS events_waiting,
        s.retention,
-       s.system_identifier <> stream_ext._system_identifier() AS restore_pending
+       s.system_identifier <> stream_ext._system_identifier() AS restore_pending,
+       COALESCE(s.segment_size,
+                pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size
   FROM stream_ext.stream s
  WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';

@@ -75,6 +75,7 @@ static void PublishSlots(XactEvent event, void *arg);
 PG_FUNCTION_INFO_V1(stream_ext_pruning);
 PG_FUNCTION_INFO_V1(stream_ext_prune);
 PG_FUNCTION_INFO_V1(stream_ext_set_retention);
+PG_FUNCTION_INFO_V1(stream_ext_set_segment_size);
 
 Datum
 stream_ext_pruning(PG_FUNCTION_ARGS)
@@ -224,6 +225,7 @@ PruneStream(Oid relid, bool wait)
 {
 	Oid			argtypes[2] = {OIDOID, XID8OID};
 	Datum		values[2];
+	int64		segment_bytes;
 	int			current;
 	int			segments;
 	int			published;
@@ -255,10 +257,13 @@ PruneStream(Oid relid, bool wait)
 	 */
 	if (SPI_execute_with_args("SELECT current_slot, segments,"
 							  "       EXISTS (SELECT 1 FROM stream_ext.continuous_view c WHERE c.stream = s.relid),"
-							  "       retention IS NOT NULL, event_time::pg_catalog.text"
+							  "       retention IS NOT NULL, event_time::pg_catalog.text,"
+							  "       COALESCE(segment_size, $2)"
 							  "  FROM stream_ext.stream s WHERE relid = $1::pg_catalog.oid"
 							  "   AND system_identifier = stream_ext._system_identifier() FOR UPDATE",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+							  2, (Oid[]) {OIDOID, INT8OID},
+							  (Datum[]) {values[0], Int64GetDatum((int64) stream_ext_segment_size * 1024)},
+							  NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read stream %u", relid);
 	if (SPI_processed != 1)
 	{
@@ -273,6 +278,7 @@ PruneStream(Oid relid, bool wait)
 		has_views = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 		retains = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 		event_time = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+		segment_bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
 	}
 
 	/* Shared memory must hold the catalog's slot before N is taken. */
@@ -336,7 +342,7 @@ PruneStream(Oid relid, bool wait)
 	 * for the next slot, if that one is empty and not waiting.
 	 */
 	if (has_views && nsegs == segments && segments > 1 &&
-		(uint64) SegmentBlocks(partitions[current]) * BLCKSZ >= (uint64) stream_ext_segment_size * 1024)
+		(uint64) SegmentBlocks(partitions[current]) * BLCKSZ >= (uint64) segment_bytes)
 	{
 		int			next = (current + 1) % segments;
 
@@ -401,6 +407,56 @@ stream_ext_set_retention(PG_FUNCTION_ARGS)
 							  "  WHERE stream = $1::pg_catalog.oid AND EXISTS (SELECT 1 FROM s)",
 							  2, argtypes, values, retention ? "  " : " n", false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not set the retention of stream %u", relid);
+	SPI_finish();
+	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * stream_ext_set_segment_size sets the size at which a stream's current
+ * segment is retired for the next (NULL: stream_ext.segment_size), for its
+ * owner.  Whoever prunes the stream, the worker or prune() in any session,
+ * goes by it.
+ */
+Datum
+stream_ext_set_segment_size(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	int64		bytes = 0;
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("set_segment_size needs a stream")));
+	relid = PG_GETARG_OID(0);
+	if (!RelationIsStream(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a stream", get_rel_name(relid) ? get_rel_name(relid) : "?"),
+				 errhint("SELECT * FROM stream_ext.streams lists the streams.")));
+	StreamCheckOwner(relid);
+	if (!PG_ARGISNULL(1))
+	{
+		bytes = DatumGetInt64(DirectFunctionCall1(pg_size_bytes, PG_GETARG_DATUM(1)));
+		if (bytes < BLCKSZ || bytes > (int64) (INT_MAX / 2) * 1024)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment size must be between %d bytes and %d kB", BLCKSZ, INT_MAX / 2),
+					 errhint("NULL uses stream_ext.segment_size.")));
+	}
+
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
+	SPI_connect();
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(bytes);
+	if (SPI_execute_with_args("UPDATE stream_ext.stream SET segment_size = $2 WHERE relid = $1::pg_catalog.oid",
+							  2, (Oid[]) {OIDOID, INT8OID}, values, PG_ARGISNULL(1) ? " n" : "  ",
+							  false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not set the segment size of stream %u", relid);
 	SPI_finish();
 	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
 	PG_RETURN_VOID();

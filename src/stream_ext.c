@@ -131,11 +131,11 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("stream_ext.segment_size",
-							"Size at which a stream's current segment is retired for a new one.",
+							"Size at which a stream's current segment is retired for a new one, unless set for the stream (set_segment_size).",
 							"A retired segment is truncated once every continuous view of the stream has consumed it; a batch reads the segments not truncated yet.",
 							&stream_ext_segment_size,
 							4096, 8, INT_MAX / 2,
-							PGC_USERSET,
+							PGC_SIGHUP,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 

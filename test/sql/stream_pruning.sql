@@ -37,8 +37,10 @@ BEGIN
 END
 $$;
 
--- Segments of 8 kB: every round fills one.
-SET stream_ext.segment_size = '8kB';
+-- Segments of 8 kB: every round fills one.  Set for the stream, so that
+-- the worker and prune() in any session rotate at the same size.
+SELECT stream_ext.set_segment_size('ticks', '8kB');
+SELECT segment_size FROM stream_ext.streams WHERE stream = 'ticks'::regclass;
 CALL round(1);
 CALL round(2);
 CALL round(3);
@@ -68,6 +70,7 @@ SELECT differences();
 -- A stream without views keeps every event: no rotation, no truncation.
 CREATE TABLE notes (body text, ts timestamptz NOT NULL DEFAULT now());
 SELECT stream_ext.create_stream('notes', event_time => 'ts');
+SELECT stream_ext.set_segment_size('notes', '8kB');
 INSERT INTO notes (body) SELECT repeat('x', 100) FROM generate_series(1, 2000);
 SELECT stream_ext.prune('notes', wait => true) AS truncated, stream_ext.prune('notes', wait => true) AS again;
 SELECT count(*) AS notes_kept FROM notes;
@@ -80,7 +83,9 @@ TRUNCATE :seg;
 UPDATE :seg SET body = '';
 SELECT count(*) AS notes_still_kept FROM notes;
 
--- prune() checks what it is given.
+-- prune() and set_segment_size() check what they are given.
+SELECT stream_ext.set_segment_size('ticks', '1kB');
+SELECT stream_ext.set_segment_size('ticks_all', '8kB');
 SELECT stream_ext.prune('ticks_all');
 CREATE ROLE regress_pruning_stranger;
 SET ROLE regress_pruning_stranger;
@@ -89,7 +94,9 @@ SELECT stream_ext.prune();
 RESET ROLE;
 DROP ROLE regress_pruning_stranger;
 
-RESET stream_ext.segment_size;
+SELECT stream_ext.set_segment_size('ticks', NULL);
+SELECT segment_size = pg_size_bytes(current_setting('stream_ext.segment_size')) AS the_default
+  FROM stream_ext.streams WHERE stream = 'ticks'::regclass;
 SELECT stream_ext.drop_stream('ticks', "cascade" => true);
 SELECT stream_ext.drop_stream('notes');
 DROP TABLE ticks_all;

@@ -175,7 +175,7 @@ BEGIN
     PERFORM stream_ext.prune('raw', wait => true);
     PERFORM stream_ext.prune('raw', wait => true);
 END $$;
-SET stream_ext.segment_size = '8kB';
+SELECT stream_ext.set_segment_size('raw', '8kB');
 -- Events of two hours ago: consumed, past the retention, truncated; recent
 -- ones: consumed, kept.
 CALL raw_round(now() - interval '2 hours');
@@ -195,7 +195,6 @@ CALL raw_round(now());
 SELECT count(*) < 1600 AS pruned_again FROM raw;
 SELECT stream_ext.set_retention('raw', '-1 day');
 SELECT stream_ext.set_retention('ev_all', '1 day');
-RESET stream_ext.segment_size;
 DROP PROCEDURE raw_round(timestamptz);
 SELECT stream_ext.drop_stream('raw', cascade => true);
 
