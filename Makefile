@@ -19,6 +19,9 @@ OBJS = \
 	src/batch.o \
 	src/view.o \
 	src/view_api.o \
+	src/view_create.o \
+	src/view_replace.o \
+	src/transform.o \
 	src/result_table.o \
 	src/batch_statement.o \
 	src/batch_partial.o \

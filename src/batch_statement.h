@@ -126,6 +126,21 @@ typedef struct BatchFragment
 
 /* view.c */
 extern void StreamRefuse(const char *construct, const char *hint);
+extern ViewShape *StreamAnalyzeViewQuery(const char *query_string);
+extern void StreamCheckViewQuery(ViewShape *shape);
+extern void StreamCheckTransformQuery(ViewShape *shape);
+extern void StreamCheckReservedNames(ViewShape *shape);
+extern uint32 StreamNextPartNumber(void);
+extern int	StreamIntervalSign(Interval *interval);
+extern Oid	StreamLookupOutputTable(const char *name, char **qualified);
+extern Oid	StreamAppendTable(const char *name, Oid relid, const char *qualified,
+							  ViewLayout *layout);
+extern Oid	StreamOutputStream(const char *name, Oid relid, const char *qualified,
+							   ViewShape *shape);
+extern void StreamAddSessionColumns(ViewShape *shape);
+extern void StreamAddStepKey(ViewShape *shape, Interval *step);
+extern void StreamCheckNoCycle(Oid output, Oid stream, const char *name);
+extern Oid	StreamTableOid(const char *qualified_name);
 extern char *StreamIntervalSQL(Interval *interval);
 extern ViewShape *StreamRedefineView(const char *query_string, ContinuousViewOptions *options,
 									 Interval *step, bool session, bool *emitting);

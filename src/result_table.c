@@ -581,7 +581,7 @@ StreamColumnType(Node *expr)
 /*
  * StreamKeyIsNotNull tells whether a grouping key can never be null: a
  * constant, a NOT NULL column of the stream (never on the nullable side of
- * a join, see CheckViewQuery), or a strict function or operator of such
+ * a join, see StreamCheckViewQuery), or a strict function or operator of such
  * keys.
  */
 bool

@@ -11,8 +11,10 @@
  *	stream_api.c	create_stream() and drop_stream()
  *	source.c	trigger-fed streams: attach_source() and its trigger functions
  *	batch.c		which events a batch holds: event transactions against snapshots
- *	view.c		a continuous view's query: checks, and the SQL functions that
- *				create and replace views and transforms
+ *	view.c		a continuous view's query: checks, output streams, append tables
+ *	view_create.c	create_continuous_view(): definition, tables, catalog row
+ *	view_replace.c	replace_continuous_view()
+ *	transform.c	create_transform(): continuous transforms
  *	view_api.c	pause, resume and drop of a view or transform by name
  *	result_table.c	the table of a view's groups: where each state lives
  *	batch_statement.c  a view's part of a batch statement, and the statement
@@ -37,8 +39,6 @@
  */
 #ifndef STREAM_EXT_H
 #define STREAM_EXT_H
-
-#include "postgres.h"
 
 #include "access/transam.h"
 #include "fmgr.h"
