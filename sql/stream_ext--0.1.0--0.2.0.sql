@@ -434,12 +434,8 @@ BEGIN
                                                         WHERE oid = rel.reltablespace))
                         ELSE '' END);
     newrel := format('%I.%I', nsp, rel.relname)::regclass;
-
-    EXECUTE format('ALTER TABLE %s ALTER COLUMN stream_ext_tx SET DEFAULT stream_ext.tx(%L::regclass)',
-                   newrel, newrel::oid);
-    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT stream_ext_tx_check'
-                   ' CHECK (stream_ext.check_tx(stream_ext_tx, %L::regclass)) NOT VALID',
-                   newrel, newrel::oid);
+    -- The tag's default and check, the append-only trigger and the
+    -- segments are stream_ext's (segment.c, after this returns).
 
     -- Index names.
     SELECT array_agg(c.relname ORDER BY c.oid) INTO new_indexes

@@ -44,7 +44,8 @@ static void CreateSegment(Oid relid, const char *stream, const char *owner,
 
 /*
  * StreamRegisterStream records a rebuilt (partitioned) table as a stream,
- * protects it as append-only and creates its segment partitions.
+ * gives its tag column its default and check, protects it as append-only
+ * and creates its segment partitions.
  * create_stream() calls it after rebuilding the table; the caller must own
  * the table.  reloptions: storage parameters for the segments, or NULL.
  */
@@ -88,6 +89,17 @@ StreamRegisterStream(Oid relid, const char *event_time, const char *arrival,
 							  4, argtypes, values, nulls,
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not register stream %s", stream);
+
+	/*
+	 * The tag of every event: filled in by its default, for the inserting
+	 * transaction and the current segment, and only by it (ingest.c).
+	 */
+	if (SPI_execute(psprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT stream_ext.tx('%u'::pg_catalog.regclass)",
+							 stream, STREAM_TAG_COLUMN, relid), false, 0) != SPI_OK_UTILITY ||
+		SPI_execute(psprintf("ALTER TABLE %s ADD CONSTRAINT %s_check"
+							 " CHECK (stream_ext.check_tx(%s, '%u'::pg_catalog.regclass)) NOT VALID",
+							 stream, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, relid), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not give stream %s its tag", stream);
 
 	/* Events are facts: they can only be appended (prune.c empties segments). */
 	if (SPI_execute(psprintf("CREATE TRIGGER stream_ext_append_only"
