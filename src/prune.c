@@ -66,6 +66,7 @@ static List *pending_slots = NIL;
 static bool callback_registered = false;
 
 static int	PruneStream(Oid relid, bool wait);
+static Oid	OwnedStream(FunctionCallInfo fcinfo, const char *fname);
 static BlockNumber SegmentBlocks(Oid partition);
 static bool Retained(Oid relid, Oid partition, const char *event_time);
 static bool TruncateSegment(Oid partition, bool wait);
@@ -363,6 +364,29 @@ PruneStream(Oid relid, bool wait)
 }
 
 /*
+ * OwnedStream returns the stream that is the first argument of the SQL
+ * function fname, after checking that it is one and the caller owns it.
+ */
+static Oid
+OwnedStream(FunctionCallInfo fcinfo, const char *fname)
+{
+	Oid			relid;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s needs a stream", fname)));
+	relid = PG_GETARG_OID(0);
+	if (!RelationIsStream(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a stream", get_rel_name(relid) ? get_rel_name(relid) : "?"),
+				 errhint("SELECT * FROM stream_ext.streams lists the streams.")));
+	StreamCheckOwner(relid);
+	return relid;
+}
+
+/*
  * stream_ext_set_retention sets how long a stream keeps consumed events
  * (NULL: until every view has consumed them), for its owner.
  */
@@ -378,17 +402,7 @@ stream_ext_set_retention(PG_FUNCTION_ARGS)
 	int			save_sec_context;
 	int			save_nestlevel;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("set_retention needs a stream")));
-	relid = PG_GETARG_OID(0);
-	if (!RelationIsStream(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a stream", get_rel_name(relid) ? get_rel_name(relid) : "?"),
-				 errhint("SELECT * FROM stream_ext.streams lists the streams.")));
-	StreamCheckOwner(relid);
+	relid = OwnedStream(fcinfo, "set_retention");
 	if (retention != NULL &&
 		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(retention),
 										  IntervalPGetDatum(&zero))) <= 0)
@@ -428,17 +442,7 @@ stream_ext_set_segment_size(PG_FUNCTION_ARGS)
 	int			save_sec_context;
 	int			save_nestlevel;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("set_segment_size needs a stream")));
-	relid = PG_GETARG_OID(0);
-	if (!RelationIsStream(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a stream", get_rel_name(relid) ? get_rel_name(relid) : "?"),
-				 errhint("SELECT * FROM stream_ext.streams lists the streams.")));
-	StreamCheckOwner(relid);
+	relid = OwnedStream(fcinfo, "set_segment_size");
 	if (!PG_ARGISNULL(1))
 	{
 		bytes = DatumGetInt64(DirectFunctionCall1(pg_size_bytes, PG_GETARG_DATUM(1)));

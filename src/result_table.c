@@ -204,10 +204,7 @@ StreamPlanLayout(ViewShape *shape, ContinuousViewOptions *options, bool revision
 		layout->finals = lappend(layout->finals, final);
 	}
 	if (!layout->generated)
-	{
-		foreach(lc, layout->finals)
-			lfirst(lc) = NULL;
-	}
+		StreamLayoutWithoutGenerated(layout);
 	return layout;
 }
 

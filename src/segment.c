@@ -35,7 +35,6 @@
 
 #include "stream_ext.h"
 
-static char *StreamQualifiedName(Oid relid);
 static Oid	RelationOwner(Oid relid);
 static char *ReloptionsClause(ArrayType *reloptions);
 static void CreateSegment(Oid relid, const char *stream, const char *owner,
@@ -180,7 +179,7 @@ CreateSegment(Oid relid, const char *stream, const char *owner, int slot,
 /*
  * StreamQualifiedName returns the quoted, schema-qualified name.
  */
-static char *
+char *
 StreamQualifiedName(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),

@@ -82,8 +82,7 @@ stream_ext_attach_source(PG_FUNCTION_ARGS)
 		StreamRunDDL(psprintf("CREATE TRIGGER %s AFTER %s ON %s REFERENCING %s"
 							  " FOR EACH STATEMENT EXECUTE FUNCTION %s()",
 							  quote_identifier(trigger), op,
-							  quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
-														 get_rel_name(source)),
+							  StreamQualifiedName(source),
 							  strcmp(op, "INSERT") == 0 ? "NEW TABLE AS stream_ext_new" :
 							  strcmp(op, "DELETE") == 0 ? "OLD TABLE AS stream_ext_old" :
 							  "NEW TABLE AS stream_ext_new OLD TABLE AS stream_ext_old",

@@ -101,8 +101,7 @@ stream_ext_drop_stream(PG_FUNCTION_ARGS)
 										&isnull)))
 		LockViews(stream);
 
-	name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream)),
-									  get_rel_name(stream));
+	name = StreamQualifiedName(stream);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT c.result::pg_catalog.oid FROM stream_ext.continuous_view c"
 							  " WHERE c.stream = $1::pg_catalog.oid ORDER BY c.result",
@@ -116,10 +115,7 @@ stream_ext_drop_stream(PG_FUNCTION_ARGS)
 			views[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 													  SPI_tuptable->tupdesc, 1, &isnull));
 		for (uint64 i = 0; i < nviews; i++)
-			StreamRunDDL(psprintf("DROP %s %s",
-								  get_rel_relkind(views[i]) == RELKIND_VIEW ? "VIEW" : "TABLE",
-								  quote_qualified_identifier(get_namespace_name(get_rel_namespace(views[i])),
-															 get_rel_name(views[i]))));
+			StreamDropView(views[i]);
 	}
 	SPI_finish();
 	StreamRunDDL(psprintf("DROP TABLE %s%s", name, cascade ? " CASCADE" : ""));

@@ -213,11 +213,13 @@ extern bool RelationIsStream(Oid relid);
 
 /* segment.c */
 struct ArrayType;
+extern char *StreamQualifiedName(Oid relid);
 extern void StreamRegisterStream(Oid relid, const char *event_time, const char *arrival,
 								 int segments, struct ArrayType *reloptions);
 
 /* view_api.c */
 extern Oid	StreamRelationByName(text *name);
+extern void StreamDropView(Oid view);
 
 /* utility.c */
 extern void StreamUtilityInstallHook(void);

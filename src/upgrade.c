@@ -78,7 +78,6 @@ static List *ReadViews(void);
 static void UpgradeView(OldView *v);
 static List *UpgradeContinuousView(OldView *v);
 static void ConvertResultTable(OldView *v, ViewShape *shape, ViewLayout *layout);
-static char *Qualified(Oid relid);
 
 /*
  * stream_ext_upgrade_from_0_1_0 is run once by the update script.
@@ -219,7 +218,7 @@ UpgradeView(OldView *v)
 							  " WHERE result = $1::pg_catalog.oid",
 							  3, (Oid[]) {OIDOID, TEXTARRAYOID, OIDOID}, values, nulls,
 							  false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
-		elog(ERROR, "could not update continuous view %s", Qualified(v->result));
+		elog(ERROR, "could not update continuous view %s", StreamQualifiedName(v->result));
 	SPI_finish();
 }
 
@@ -264,12 +263,12 @@ UpgradeContinuousView(OldView *v)
 							 GUC_ACTION_SAVE, true, 0, false);
 	layout = StreamPlanLayout(shape, &options, emitting);
 	if (!OidIsValid(v->state_table))
-		elog(ERROR, "continuous view %s of version 0.1.0 has no state table", Qualified(v->result));
+		elog(ERROR, "continuous view %s of version 0.1.0 has no state table", StreamQualifiedName(v->result));
 	if (layout->steps)
 	{
 		/* The steps stay; the view over them is made again. */
 		layout->table = v->state_table;
-		StreamRunDDL(psprintf("CREATE OR REPLACE VIEW %s AS %s", Qualified(v->result),
+		StreamRunDDL(psprintf("CREATE OR REPLACE VIEW %s AS %s", StreamQualifiedName(v->result),
 							  StreamSlidingSelect(shape, layout, &options, v->state_table)));
 	}
 	else
@@ -291,8 +290,8 @@ UpgradeContinuousView(OldView *v)
 static void
 ConvertResultTable(OldView *v, ViewShape *shape, ViewLayout *layout)
 {
-	char	   *result = Qualified(v->result);
-	char	   *state = Qualified(v->state_table);
+	char	   *result = StreamQualifiedName(v->result);
+	char	   *state = StreamQualifiedName(v->state_table);
 	StringInfoData alter;
 	StringInfoData sets;
 	StringInfoData match;
@@ -405,14 +404,4 @@ ConvertResultTable(OldView *v, ViewShape *shape, ViewLayout *layout)
 		PG_END_TRY();
 	}
 	StreamRunDDL(psprintf("DROP TABLE %s", state));
-}
-
-/*
- * Qualified returns a relation's quoted, schema-qualified name.
- */
-static char *
-Qualified(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
 }

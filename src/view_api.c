@@ -33,7 +33,6 @@ PG_FUNCTION_INFO_V1(stream_ext_drop_transform);
 
 static Oid	ViewByName(text *name, bool transform);
 static void SetViewState(Oid view, const char *state);
-static void DropView(Oid view);
 
 
 Datum
@@ -53,7 +52,7 @@ stream_ext_resume_continuous_view(PG_FUNCTION_ARGS)
 Datum
 stream_ext_drop_continuous_view(PG_FUNCTION_ARGS)
 {
-	DropView(ViewByName(PG_GETARG_TEXT_PP(0), false));
+	StreamDropView(ViewByName(PG_GETARG_TEXT_PP(0), false));
 	PG_RETURN_VOID();
 }
 
@@ -74,7 +73,7 @@ stream_ext_resume_transform(PG_FUNCTION_ARGS)
 Datum
 stream_ext_drop_transform(PG_FUNCTION_ARGS)
 {
-	DropView(ViewByName(PG_GETARG_TEXT_PP(0), true));
+	StreamDropView(ViewByName(PG_GETARG_TEXT_PP(0), true));
 	PG_RETURN_VOID();
 }
 
@@ -157,15 +156,14 @@ SetViewState(Oid view, const char *state)
 }
 
 /*
- * DropView drops the view's relation as the caller; the event trigger
+ * StreamDropView drops the view's relation as the caller; the event trigger
  * removes its catalog entry, and with it its state tables.  A sliding
  * window's view and a transform are views, the others tables.
  */
-static void
-DropView(Oid view)
+void
+StreamDropView(Oid view)
 {
-	char	   *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)),
-												  get_rel_name(view));
+	char	   *name = StreamQualifiedName(view);
 
 	StreamRunDDL(psprintf("DROP %s %s", get_rel_relkind(view) == RELKIND_VIEW ? "VIEW" : "TABLE",
 						  name));
