@@ -20,6 +20,7 @@ OBJS = \
 	src/view.o \
 	src/view_api.o \
 	src/view_create.o \
+	src/view_definition.o \
 	src/view_replace.o \
 	src/transform.o \
 	src/result_table.o \
@@ -42,7 +43,11 @@ OBJS = \
 	src/upgrade.o \
 	src/privilege.o
 
-DATA = $(wildcard sql/stream_ext--*.sql)
+# The install script of this version is built from its fragments, one
+# per concern, in the order of their names; the scripts of earlier
+# versions and the updates are kept as released.
+DATA_built = sql/stream_ext--0.2.0.sql
+DATA = sql/stream_ext--0.1.0.sql sql/stream_ext--0.1.0--0.2.0.sql
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -78,6 +83,9 @@ include $(PGXS)
 output_iso/expected:
 	mkdir -p output_iso
 	ln -sfn $(abspath $(srcdir))/expected output_iso/expected
+
+sql/stream_ext--0.2.0.sql: $(sort $(wildcard $(srcdir)/sql/install/*.sql))
+	cat $^ > $@
 
 .PHONY: test demo bench soak
 

@@ -6,8 +6,11 @@
 --   - a view's states live in its result table; 0.1.0's state tables are
 --     folded into the result tables and dropped (upgrade.c), except a
 --     sliding window's steps, which were already kept as 0.2.0 keeps them;
---   - every view's and transform's part of the batch statement is
---     generated again;
+--   - the catalog keeps each view's and transform's definition (its query
+--     resolved), not its part of the batch statement, which the worker
+--     generates;
+--   - the triggers of sources run one C function driven by the catalog,
+--     not a PL/pgSQL function generated for each;
 --   - internal functions are not executable by PUBLIC: the SQL functions
 --     that used them are C functions now;
 --   - a view in error keeps the SQLSTATE, detail, hint and context of its
@@ -61,6 +64,15 @@ ALTER TABLE stream_ext.continuous_view
 ALTER TABLE stream_ext.continuous_view DROP CONSTRAINT continuous_view_check;
 ALTER TABLE stream_ext.stream
     ADD COLUMN segment_size int8 CHECK (segment_size >= 8192);
+
+-- Every trigger of a source runs one C function, driven by the catalog
+-- row the update gives it (upgrade.c, below), instead of a PL/pgSQL function of
+-- its own.
+ALTER TABLE stream_ext.source
+    ADD COLUMN trigger name,
+    ADD COLUMN owner regrole,
+    ADD COLUMN operation_column name,
+    ALTER COLUMN function DROP NOT NULL;
 
 CREATE FUNCTION stream_ext.set_segment_size(stream regclass, size text)
 RETURNS void
@@ -585,11 +597,11 @@ COMMENT ON FUNCTION stream_ext.drop_stream(regclass, boolean) IS
     'drops a stream with its events; with cascade, also the continuous views that read it and the triggers of tables that feed it';
 DROP FUNCTION stream_ext._lock_views(regclass);
 
--- attach_source's checks and trigger bodies, run as the caller by
--- attach_source (source.c), which creates the functions and triggers:
--- {operation, body, operation, body, ...}.
-CREATE FUNCTION stream_ext._source_bodies(source regclass, stream regclass,
-                                          operations text[], operation_column name)
+-- attach_source's checks, run as the caller by attach_source (source.c),
+-- which records the operations it returns (upper case, once each) and
+-- gives the source their triggers.
+CREATE FUNCTION stream_ext._check_source(source regclass, stream regclass,
+                                         operations text[], operation_column name)
 RETURNS text[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -597,12 +609,7 @@ AS $$
 DECLARE
     op text;
     st record;
-    targets text[];
-    exprs text[];
-    c record;
-    rowsrc text;
-    body text;
-    bodies text[] := '{}';
+    ops text[] := '{}';
 BEGIN
     IF source IS NULL OR stream IS NULL OR operations IS NULL THEN
         RAISE EXCEPTION 'attach_source needs a source, a stream and operations'
@@ -650,74 +657,27 @@ BEGIN
 
     FOREACH op IN ARRAY ARRAY(SELECT DISTINCT upper(o) FROM unnest(operations) o) LOOP
         IF EXISTS (SELECT 1 FROM stream_ext.source x
-                    WHERE x.source = _source_bodies.source AND x.stream = _source_bodies.stream
+                    WHERE x.source = _check_source.source AND x.stream = _check_source.stream
                       AND x.operation = op) THEN
             RAISE EXCEPTION '% already feeds % on %', source, stream, op
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'stream_ext.detach_source() removes it.';
         END IF;
 
-        -- Stream columns named like a column of the source take its value
-        -- (the old one for DELETE); old_<column> takes the old value of an
-        -- UPDATE; the operation column says which; the rest take defaults.
-        targets := ARRAY[]::text[];
-        exprs := ARRAY[]::text[];
-        FOR c IN
-            SELECT a.attname,
-                   (SELECT b.attname FROM pg_attribute b
-                     WHERE b.attrelid = source AND b.attnum > 0 AND NOT b.attisdropped
-                       AND b.attname = a.attname) AS same,
-                   (SELECT b.attname FROM pg_attribute b
-                     WHERE b.attrelid = source AND b.attnum > 0 AND NOT b.attisdropped
-                       AND 'old_' || b.attname = a.attname) AS old
-              FROM pg_attribute a
-             WHERE a.attrelid = stream AND a.attnum > 0 AND NOT a.attisdropped
-               AND a.attname <> 'stream_ext_tx' AND a.attgenerated = ''
-             ORDER BY a.attnum
-        LOOP
-            IF c.attname = operation_column THEN
-                targets := targets || quote_ident(c.attname);
-                exprs := exprs || quote_literal(op);
-            ELSIF c.same IS NOT NULL THEN
-                targets := targets || quote_ident(c.attname);
-                exprs := exprs || ('n.' || quote_ident(c.same));
-            ELSIF c.old IS NOT NULL AND op = 'UPDATE' THEN
-                targets := targets || quote_ident(c.attname);
-                exprs := exprs || ('o.' || quote_ident(c.old));
-            END IF;
-        END LOOP;
-        IF NOT EXISTS (SELECT 1 FROM unnest(targets) t
-                        WHERE operation_column IS NULL OR t <> quote_ident(operation_column)) THEN
-            RAISE EXCEPTION 'stream % has no column of table %', stream, source
-                USING ERRCODE = 'datatype_mismatch',
-                      HINT = 'Columns are matched by name; give the stream columns named like the source''s.';
-        END IF;
-
-        -- The statement's rows, from its transition table(s).  The old and
-        -- new rows of an UPDATE are paired by position: PostgreSQL stores
-        -- them row by row, in the same order, in the two tables.
-        rowsrc := CASE op
-            WHEN 'INSERT' THEN 'stream_ext_new n'
-            WHEN 'DELETE' THEN 'stream_ext_old n'
-            ELSE '(SELECT *, row_number() OVER () AS stream_ext_pos FROM stream_ext_new) n'
-                 ' JOIN (SELECT *, row_number() OVER () AS stream_ext_pos FROM stream_ext_old) o'
-                 ' USING (stream_ext_pos)' END;
-        body := format($body$
-BEGIN
-    EXECUTE format('INSERT INTO %%s (%s) SELECT %s FROM %s', %s::pg_catalog.regclass);
-    RETURN NULL;
-END
-$body$, replace(replace(array_to_string(targets, ', '), '%', '%%'), '''', ''''''),
-        replace(replace(array_to_string(exprs, ', '), '%', '%%'), '''', ''''''),
-        rowsrc, stream::oid);
-
-        bodies := bodies || ARRAY[op, body];
+        ops := ops || op;
     END LOOP;
-    RETURN bodies;
+    RETURN ops;
 END;
 $$;
-COMMENT ON FUNCTION stream_ext._source_bodies(regclass, regclass, text[], name) IS
-    'internal: attach_source''s checks, and the body of the trigger function of each operation';
+COMMENT ON FUNCTION stream_ext._check_source(regclass, regclass, text[], name) IS
+    'internal: attach_source''s checks; returns the operations to attach';
+
+CREATE FUNCTION stream_ext._source_trigger()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'stream_ext_source_trigger';
+COMMENT ON FUNCTION stream_ext._source_trigger() IS
+    'internal: the trigger of a source table: inserts each statement''s rows into the streams it feeds';
 
 CREATE OR REPLACE FUNCTION stream_ext.attach_source(source regclass, stream regclass,
                                          operations text[] DEFAULT ARRAY['INSERT'],
@@ -727,6 +687,127 @@ LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_attach_source';
 COMMENT ON FUNCTION stream_ext.attach_source(regclass, regclass, text[], name) IS
     'makes the inserts (and, if asked, updates and deletes) of an ordinary table events of a stream';
+CREATE OR REPLACE FUNCTION stream_ext.detach_source(source regclass, stream regclass DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t name;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM stream_ext.source x
+                    WHERE x.source = detach_source.source
+                      AND (detach_source.stream IS NULL OR x.stream = detach_source.stream)) THEN
+        RAISE EXCEPTION 'table % feeds no stream%', source,
+                        coalesce(' ' || detach_source.stream::text, '')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT * FROM stream_ext.source lists the sources.';
+    END IF;
+    -- Dropping a trigger (which the owner of the source may) makes the
+    -- event trigger delete its catalog row.
+    FOR t IN SELECT x.trigger FROM stream_ext.source x
+              WHERE x.source = detach_source.source
+                AND (detach_source.stream IS NULL OR x.stream = detach_source.stream) LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, source);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION stream_ext.detach_source(regclass, regclass) IS
+    'stops a table''s writes from feeding a stream (all its streams when stream is NULL)';
+
+CREATE OR REPLACE FUNCTION stream_ext._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    what text;
+BEGIN
+    -- A segment goes only with its stream.
+    SELECT d.object_identity INTO what
+      FROM pg_event_trigger_dropped_objects() d
+      JOIN stream_ext.segment g ON g.partition::oid = d.objid
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() p
+                        WHERE p.classid = 'pg_class'::regclass AND p.objsubid = 0
+                          AND p.objid = g.stream::oid)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot drop % on its own', what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is a segment of a stream and holds its events.',
+                  HINT = 'Use stream_ext.drop_stream() to drop the stream with its segments.';
+    END IF;
+
+    -- Nor can a stream's event-time column go.
+    SELECT d.object_identity INTO what
+      FROM pg_event_trigger_dropped_objects() d
+      JOIN stream_ext.stream s ON s.relid::oid = d.objid
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid <> 0
+       AND d.address_names[3] = s.event_time
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot drop column %', what
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is the event time of a stream.',
+                  HINT = 'Drop the stream with stream_ext.drop_stream() instead.';
+    END IF;
+
+    DELETE FROM stream_ext.source x
+     USING pg_event_trigger_dropped_objects() d
+     WHERE (d.classid = 'pg_trigger'::regclass
+            AND d.object_identity = quote_ident(x.trigger) || ' on ' || x.source::text)
+        OR (d.classid = 'pg_class'::regclass AND d.objsubid = 0
+            AND d.objid IN (x.source::oid, x.stream::oid));
+
+    DELETE FROM stream_ext.continuous_view v
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND v.result::oid = d.objid;
+
+    DELETE FROM stream_ext.stream s
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND s.relid::oid = d.objid;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION stream_ext._release_user_objects()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT c.result, c.kind, c.state_table, k.relkind
+               FROM stream_ext.continuous_view c JOIN pg_class k ON k.oid = c.result LOOP
+        IF r.kind = 'view' AND r.relkind = 'v' THEN
+            EXECUTE format('DROP VIEW %s', r.result);
+        ELSIF r.kind = 'view' THEN
+            EXECUTE format('DROP TRIGGER IF EXISTS stream_ext_guard ON %s', r.result);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT c.state_table FROM stream_ext.continuous_view c
+              WHERE c.state_table IS NOT NULL AND to_regclass(c.state_table::text) IS NOT NULL LOOP
+        EXECUTE format('DROP TABLE %s', r.state_table);
+    END LOOP;
+    FOR r IN SELECT x.trigger, x.source FROM stream_ext.source x LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.trigger, r.source);
+    END LOOP;
+    FOR r IN SELECT g.partition, n.nspname, g.stream FROM stream_ext.segment g
+               JOIN pg_class c ON c.oid = g.stream JOIN pg_namespace n ON n.oid = c.relnamespace LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS stream_ext_append_only ON %s', r.partition);
+        EXECUTE format('ALTER TABLE %s SET SCHEMA %I', r.partition, r.nspname);
+    END LOOP;
+    FOR r IN SELECT s.relid FROM stream_ext.stream s LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN stream_ext_tx DROP DEFAULT', r.relid);
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS stream_ext_tx_check', r.relid);
+        EXECUTE format('DROP TRIGGER IF EXISTS stream_ext_append_only ON %s', r.relid);
+    END LOOP;
+END;
+$$;
 DROP FUNCTION stream_ext._create_source_function(regclass, regclass, text, text);
 
 -- ---------------------------------------------------------------------
@@ -769,8 +850,14 @@ COMMENT ON VIEW stream_ext.stats IS
 GRANT SELECT ON stream_ext.stats TO PUBLIC;
 
 -- ---------------------------------------------------------------------
--- Each view's tables and part of the batch statement (upgrade.c)
+-- Each view's tables and definition (upgrade.c)
 -- ---------------------------------------------------------------------
+
+-- The catalog keeps a view's definition, from which the worker generates
+-- its part of the batch statement, instead of that part: the update
+-- resolves each view's query into its definition.
+ALTER TABLE stream_ext.continuous_view ADD COLUMN definition text;
+UPDATE stream_ext.continuous_view SET definition = query;
 
 CREATE FUNCTION stream_ext._upgrade_from_0_1_0()
 RETURNS void
@@ -780,8 +867,16 @@ SELECT stream_ext._upgrade_from_0_1_0();
 DROP FUNCTION stream_ext._upgrade_from_0_1_0();
 
 ALTER TABLE stream_ext.continuous_view
+    ALTER COLUMN definition SET NOT NULL,
+    DROP COLUMN batch,
+    DROP COLUMN columns,
     ADD CONSTRAINT continuous_view_check
     CHECK (state_table IS NULL OR sliding IS NOT NULL);
+ALTER TABLE stream_ext.source
+    DROP COLUMN function,
+    ALTER COLUMN trigger SET NOT NULL,
+    ALTER COLUMN owner SET NOT NULL,
+    ADD UNIQUE (source, trigger);
 
 COMMENT ON FUNCTION stream_ext._wake_launcher() IS
     'internal: tells the launcher to start this database''s worker';
@@ -815,7 +910,8 @@ REVOKE ALL ON FUNCTION
     stream_ext._rebase_xid(int8, int8[]),
     stream_ext._rebase_tag(int8, int8[]),
     stream_ext._rebase_snapshot(pg_snapshot, int8[]),
-    stream_ext._source_bodies(regclass, regclass, text[], name),
+    stream_ext._check_source(regclass, regclass, text[], name),
+    stream_ext._source_trigger(),
     stream_ext._wake_launcher()
   FROM PUBLIC;
 

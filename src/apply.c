@@ -63,7 +63,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "stream_ext.h"
+#include "batch_statement.h"
 
 /* An active view, as listed at the start of a round. */
 typedef struct ActiveView
@@ -604,8 +604,9 @@ FindBatchEnd(ActiveView *first, List *views, char **stream_end, Datum progress, 
  * ReadGroupViews locks the catalog rows of the group's views that are
  * still active with the progress the group was formed on, and returns
  * that progress (0 when none is), with their OIDs, part numbers, parts of
- * the batch statement (assembled with their tables' names) and the stream
- * columns they read.
+ * the batch statement (generated from their definitions, or as generated
+ * before from the same, view_definition.c; assembled with their tables'
+ * names) and the stream columns they read.
  */
 static Datum
 ReadGroupViews(ActiveView *first, List *locked, List **views, List **parts_numbers,
@@ -621,9 +622,9 @@ ReadGroupViews(ActiveView *first, List *locked, List **views, List **parts_numbe
 	values[0] = ViewOidArray(locked);
 	argtypes[1] = TEXTOID;
 	values[1] = CStringGetTextDatum(first->progress);
-	if (SPI_execute_with_args("SELECT result::pg_catalog.oid, batch, columns, progress,"
-							  "       state_table::pg_catalog.oid, append_to::pg_catalog.oid, COALESCE(output_stream, target)::pg_catalog.oid,"
-							  "       part"
+	if (SPI_execute_with_args("SELECT progress, append_to::pg_catalog.oid,"
+							  "       COALESCE(output_stream, target)::pg_catalog.oid, "
+							  STORED_VIEW_COLUMNS
 							  "  FROM stream_ext.continuous_view"
 							  " WHERE result = ANY ($1) AND state = 'active'"
 							  "   AND progress::pg_catalog.text = $2"
@@ -635,29 +636,22 @@ ReadGroupViews(ActiveView *first, List *locked, List **views, List **parts_numbe
 	{
 		HeapTuple	row = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum	   *elems;
-		int			nelems;
+		StoredView *v = StreamReadStoredView(row, desc, 4);
+		List	   *read;
+		List	   *parts = StreamCachedViewPart(v, &read);
+		MemoryContext spi = MemoryContextSwitchTo(round_context);
 
-		Oid			view = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		List	   *parts = NIL;
-
-		*views = lappend_oid(*views, view);
-		*parts_numbers = lappend_int(*parts_numbers, DatumGetInt32(SPI_getbinval(row, desc, 8, &isnull)));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-		for (int j = 0; j < nelems; j++)
-			parts = lappend(parts, TextDatumGetCString(elems[j]));
+		/* Kept past SPI_finish() (RememberCount). */
+		*views = lappend_oid(*views, v->result);
+		MemoryContextSwitchTo(spi);
+		*parts_numbers = lappend_int(*parts_numbers, (int) v->part);
 		*fragments = lappend(*fragments,
-							StreamAssembleFragment(parts, view,
-												   DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull)),
-												   DatumGetObjectId(SPI_getbinval(row, desc, 6, &isnull)),
-												   DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull)),
+							StreamAssembleFragment(parts, v->result, v->state_table,
+												   DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull)),
+												   DatumGetObjectId(SPI_getbinval(row, desc, 3, &isnull)),
 												   true));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-		for (int j = 0; j < nelems; j++)
-			*columns = lappend(*columns, TextDatumGetCString(elems[j]));
-		progress = SPI_datumTransfer(SPI_getbinval(row, desc, 4, &isnull), false, -1);
+		*columns = list_concat(*columns, read);
+		progress = SPI_datumTransfer(SPI_getbinval(row, desc, 1, &isnull), false, -1);
 		/* With a plain header: seen() would otherwise copy it for every event. */
 		progress = PointerGetDatum(PG_DETOAST_DATUM(progress));
 	}

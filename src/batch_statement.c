@@ -5,7 +5,7 @@
  *	  emitters of each step (batch_statement.h), and the statement that
  *	  applies one batch to a group of views of a stream.
  *
- * A view's part is generated when the view is created, and stored as
+ * A view's part is generated from its definition (view_definition.c) as
  * pieces of SQL around the places where the names of its tables go
  * ("result", "state", "append", "output"): StreamAssembleFragment puts in
  * their current names from their OIDs when the batch runs, so a view

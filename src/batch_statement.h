@@ -29,6 +29,8 @@
 #ifndef BATCH_STATEMENT_H
 #define BATCH_STATEMENT_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "nodes/primnodes.h"
@@ -146,7 +148,52 @@ extern ViewShape *StreamRedefineView(const char *query_string, ContinuousViewOpt
 									 Interval *step, bool session, bool *emitting);
 extern char *StreamSlidingSelect(ViewShape *shape, ViewLayout *layout,
 								 ContinuousViewOptions *options, Oid steps);
-extern List *StreamTransformFragment(const char *query_string, uint32 part);
+extern List *StreamTransformFragment(const char *query_string, uint32 part, List **columns);
+
+/*
+ * A view's (or transform's) definition as the catalog keeps it
+ * (view_definition.c): its resolved query, the options its batch part is
+ * generated from, and the settings it was analyzed under.  Read from a
+ * row with STORED_VIEW_COLUMNS.
+ */
+typedef struct StoredView
+{
+	Oid			result;
+	bool		transform;
+	char	   *definition;		/* the resolved query */
+	char	   *search_path;
+	char	   *timezone;
+	char	   *datestyle;
+	Oid			owner;
+	Oid			state_table;
+	char	   *notify;
+	bool		emit_final;
+	char		late;
+	bool		append;
+	bool		output;
+	Interval   *sliding;
+	Interval   *step;
+	Interval   *ttl;
+	Interval   *session_gap;
+	Interval   *max_future;
+	uint32		part;
+} StoredView;
+
+#define STORED_VIEW_COLUMNS \
+	"result::pg_catalog.oid, kind = 'transform', definition, search_path, timezone, datestyle," \
+	" owner::pg_catalog.oid, state_table::pg_catalog.oid, notify, emit = 'final', late," \
+	" append_to IS NOT NULL, output_stream IS NOT NULL, sliding, step, ttl, session_gap," \
+	" max_future, part"
+
+/* view_definition.c */
+extern char *StreamResolveQuery(const char *query_string);
+extern char *StreamStoredViewResolve(StoredView *v);
+extern StoredView *StreamReadStoredView(HeapTuple row, TupleDesc desc, int first);
+extern void StreamStoredViewOptions(StoredView *v, ContinuousViewOptions *options);
+extern ViewShape *StreamStoredViewShape(StoredView *v, ContinuousViewOptions *options,
+										bool *emitting);
+extern List *StreamStoredViewPart(StoredView *v, List **columns);
+extern List *StreamCachedViewPart(StoredView *v, List **columns);
 
 /* result_table.c */
 extern ViewLayout *StreamPlanLayout(ViewShape *shape, ContinuousViewOptions *options,

@@ -639,9 +639,20 @@ StreamKeyIsNotNull(Node *expr, ViewShape *shape)
 void
 StreamRunDDL(const char *sql)
 {
+	bool		own = StreamRunningOwnDDL;
+
 	SPI_connect();
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not run: %s", sql);
+	StreamRunningOwnDDL = true;
+	PG_TRY();
+	{
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not run: %s", sql);
+	}
+	PG_FINALLY();
+	{
+		StreamRunningOwnDDL = own;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	CommandCounterIncrement();
 }

@@ -9,10 +9,12 @@
  *				COPY into a stream without a column list
  *	segment.c	where events are stored: the segment partitions of a stream
  *	stream_api.c	create_stream() and drop_stream()
- *	source.c	trigger-fed streams: attach_source() and its trigger functions
+ *	source.c	trigger-fed streams: attach_source() and the trigger of sources
  *	batch.c		which events a batch holds: event transactions against snapshots
  *	view.c		a continuous view's query: checks, output streams, append tables
  *	view_create.c	create_continuous_view(): definition, tables, catalog row
+ *	view_definition.c  a view's definition in the catalog, the batch part
+ *				generated from it (kept by the worker), renames followed
  *	view_replace.c	replace_continuous_view()
  *	transform.c	create_transform(): continuous transforms
  *	view_api.c	pause, resume and drop of a view or transform by name
@@ -29,8 +31,10 @@
  *	shmem.c		shared memory: the segment each stream currently fills
  *	launcher.c	the launcher, and the registry of per-database workers
  *	worker.c	the per-database worker's loop
- *	utility.c	the utility hook: COPY, database commands, DROP EXTENSION
- *	upgrade.c	ALTER EXTENSION UPDATE from 0.1.0: the views' tables and batches
+ *	utility.c	the utility hook: COPY, database commands, RENAME and SET
+ *				SCHEMA, DROP EXTENSION
+ *	upgrade.c	ALTER EXTENSION UPDATE from 0.1.0: the views' tables and
+ *				definitions, the sources' triggers
  *	privilege.c	running internal steps as the extension's owner, and
  *				calling internal functions for the SQL functions
  *	stream_ext.c	module load, GUCs and hooks
@@ -44,6 +48,7 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
+#include "nodes/pg_list.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 
@@ -211,6 +216,11 @@ extern struct PlannedStmt *StreamCopyDefaultColumns(struct PlannedStmt *pstmt,
 													bool readOnlyTree);
 extern bool RelationIsStream(Oid relid);
 
+/* source.c */
+extern void StreamAttachOperation(Oid source, Oid stream, const char *operation, Oid owner,
+								  const char *operation_column, const char *trigger,
+								  TimestampTz attached_at);
+
 /* segment.c */
 struct ArrayType;
 extern char *StreamQualifiedName(Oid relid);
@@ -223,6 +233,12 @@ extern void StreamDropView(Oid view);
 
 /* utility.c */
 extern void StreamUtilityInstallHook(void);
+
+/* view_definition.c (around RENAME and SET SCHEMA) */
+extern List *StreamDefinitionsBeforeDDL(void);
+extern void StreamDefinitionsAfterDDL(List *analyzed);
+
+extern bool StreamRunningOwnDDL;
 
 /* partial.c */
 struct Aggref;

@@ -2,7 +2,7 @@
  *
  * upgrade.c
  *	  ALTER EXTENSION stream_ext UPDATE from 0.1.0 to 0.2.0: each view's
- *	  tables and part of the batch statement made those of 0.2.0.
+ *	  tables and definition made those of 0.2.0.
  *
  * Version 0.1.0 kept a view's groups twice: final values in its result
  * table, states in a state table k1..kn, s1..sm (with stream_ext_rev for
@@ -14,9 +14,15 @@
  * values stay ordinary columns, which the batches write
  * (StreamLayoutWithoutGenerated).  A sliding window's steps were already
  * kept as 0.2.0 keeps them; the view it is read through is made again.
- * Every view's and transform's part of the batch statement is generated
- * again from its query and options, analyzed as its owner with its
- * search_path, time zone and date style.
+ * Every view and transform gets its definition (view_definition.c): its
+ * query resolved, analyzed as its owner with its search_path, time zone
+ * and date style; the worker generates its part of the batch statement
+ * from it.
+ *
+ * A source's operations each had a PL/pgSQL trigger function of their own,
+ * whose INSERT named the stream's columns: they get the trigger of 0.2.0
+ * under the same name (source.c), with the operation column read from
+ * that INSERT, and the function is dropped.
  *
  * It runs inside ALTER EXTENSION, whose script is run as a superuser;
  * the queries are analyzed as their owners.
@@ -45,42 +51,22 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "batch_statement.h"
 
 PG_FUNCTION_INFO_V1(stream_ext_upgrade_from_0_1_0);
 
-/* A catalog row of continuous_view, as far as the update reads it. */
-typedef struct OldView
-{
-	Oid			result;
-	bool		transform;
-	char	   *query;
-	char	   *search_path;
-	char	   *timezone;
-	char	   *datestyle;
-	Oid			owner;
-	Oid			state_table;
-	char	   *notify;
-	bool		emit_final;
-	char		late;
-	bool		append;
-	bool		output;
-	Interval   *sliding;
-	Interval   *step;
-	Interval   *ttl;
-	Interval   *session_gap;
-	Interval   *max_future;
-	uint32		part;
-} OldView;
-
 static List *ReadViews(void);
-static void UpgradeView(OldView *v);
-static List *UpgradeContinuousView(OldView *v);
-static void ConvertResultTable(OldView *v, ViewShape *shape, ViewLayout *layout);
+static void UpgradeView(StoredView *v);
+static void UpgradeContinuousView(StoredView *v);
+static void ConvertResultTable(StoredView *v, ViewShape *shape, ViewLayout *layout);
+static void UpgradeSources(void);
+static char *OperationColumn(const char *body, const char *operation);
 
 /*
- * stream_ext_upgrade_from_0_1_0 is run once by the update script.
+ * stream_ext_upgrade_from_0_1_0 is run once by the update script, after it
+ * has added the definition column with each view's query.
  */
 Datum
 stream_ext_upgrade_from_0_1_0(PG_FUNCTION_ARGS)
@@ -101,6 +87,7 @@ stream_ext_upgrade_from_0_1_0(PG_FUNCTION_ARGS)
 	{
 		foreach(lc, ReadViews())
 			UpgradeView(lfirst(lc));
+		UpgradeSources();
 	}
 	PG_FINALLY();
 	{
@@ -120,48 +107,15 @@ ReadViews(void)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	SPI_connect();
-	if (SPI_execute("SELECT result::pg_catalog.oid, kind = 'transform', query, search_path,"
-					"       timezone, datestyle, owner::pg_catalog.oid, state_table::pg_catalog.oid,"
-					"       notify, emit = 'final', late, append_to IS NOT NULL,"
-					"       output_stream IS NOT NULL, sliding, step, ttl, session_gap, max_future, part"
+	if (SPI_execute("SELECT " STORED_VIEW_COLUMNS
 					"  FROM stream_ext.continuous_view ORDER BY result",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the continuous views");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		MemoryContext spi = MemoryContextSwitchTo(cxt);
-		OldView    *v = palloc0(sizeof(OldView));
-		bool		isnull;
-		Datum		d;
 
-#define TEXT_AT(n) (SPI_getvalue(row, desc, (n)) ? pstrdup(SPI_getvalue(row, desc, (n))) : NULL)
-#define INTERVAL_AT(n) (d = SPI_getbinval(row, desc, (n), &isnull), \
-						isnull ? NULL : (Interval *) datumCopy(d, false, sizeof(Interval)))
-		v->result = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		v->transform = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
-		v->query = TEXT_AT(3);
-		v->search_path = TEXT_AT(4);
-		v->timezone = TEXT_AT(5);
-		v->datestyle = TEXT_AT(6);
-		v->owner = DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull));
-		d = SPI_getbinval(row, desc, 8, &isnull);
-		v->state_table = isnull ? InvalidOid : DatumGetObjectId(d);
-		v->notify = TEXT_AT(9);
-		v->emit_final = DatumGetBool(SPI_getbinval(row, desc, 10, &isnull));
-		v->late = TEXT_AT(11) ? TEXT_AT(11)[0] : 'u';
-		v->append = DatumGetBool(SPI_getbinval(row, desc, 12, &isnull));
-		v->output = DatumGetBool(SPI_getbinval(row, desc, 13, &isnull));
-		v->sliding = INTERVAL_AT(14);
-		v->step = INTERVAL_AT(15);
-		v->ttl = INTERVAL_AT(16);
-		v->session_gap = INTERVAL_AT(17);
-		v->max_future = INTERVAL_AT(18);
-		v->part = (uint32) DatumGetInt32(SPI_getbinval(row, desc, 19, &isnull));
-#undef TEXT_AT
-#undef INTERVAL_AT
-		views = lappend(views, v);
+		views = lappend(views, StreamReadStoredView(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
@@ -169,94 +123,43 @@ ReadViews(void)
 }
 
 /*
- * UpgradeView makes one view's (or transform's) tables and batch part
- * those of 0.2.0.
+ * UpgradeView makes one view's (or transform's) tables those of 0.2.0,
+ * and records its definition: its query resolved.
  */
 static void
-UpgradeView(OldView *v)
+UpgradeView(StoredView *v)
 {
-	int			save_nestlevel = NewGUCNestLevel();
-	List	   *parts;
-	Datum	   *elems;
-	ListCell   *lc;
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		values[2];
 
-	/* The settings the view was created with. */
-	(void) set_config_option("search_path", v->search_path, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("TimeZone", v->timezone, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("DateStyle", v->datestyle, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-
-	if (v->transform)
-	{
-		Oid			save_userid;
-		int			save_sec_context;
-
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(v->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		parts = StreamTransformFragment(v->query, v->part);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	else
-		parts = UpgradeContinuousView(v);
-	AtEOXact_GUC(false, save_nestlevel);
-
-	elems = palloc(sizeof(Datum) * list_length(parts));
-	foreach(lc, parts)
-		elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+	if (!v->transform)
+		UpgradeContinuousView(v);
 	values[0] = ObjectIdGetDatum(v->result);
-	values[1] = PointerGetDatum(construct_array(elems, list_length(parts), TEXTOID,
-												-1, false, TYPALIGN_INT));
-	values[2] = ObjectIdGetDatum(v->state_table);
-	nulls[2] = v->sliding != NULL ? ' ' : 'n';
+	values[1] = CStringGetTextDatum(StreamStoredViewResolve(v));
 	SPI_connect();
-	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-							  "   SET batch = $2, state_table = $3::pg_catalog.oid"
+	/* Only a sliding window keeps a table of its own. */
+	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view SET definition = $2,"
+							  "       state_table = CASE WHEN sliding IS NOT NULL THEN state_table END"
 							  " WHERE result = $1::pg_catalog.oid",
-							  3, (Oid[]) {OIDOID, TEXTARRAYOID, OIDOID}, values, nulls,
+							  2, (Oid[]) {OIDOID, TEXTOID}, values, NULL,
 							  false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not update continuous view %s", StreamQualifiedName(v->result));
 	SPI_finish();
 }
 
 /*
- * UpgradeContinuousView converts a continuous view's tables and returns
- * its new part of the batch statement.
+ * UpgradeContinuousView converts a continuous view's tables.
  */
-static List *
-UpgradeContinuousView(OldView *v)
+static void
+UpgradeContinuousView(StoredView *v)
 {
 	ContinuousViewOptions options;
 	ViewShape  *shape;
 	ViewLayout *layout;
 	bool		emitting;
-	Oid			save_userid;
-	int			save_sec_context;
 	int			save_nestlevel;
-	List	   *parts;
-
-	memset(&options, 0, sizeof(options));
-	options.notify = v->notify;
-	options.emit_final = v->emit_final;
-	options.late = v->late;
-	options.append_to = v->append ? "append" : NULL;
-	options.output = v->output;
-	options.sliding = v->sliding ? StreamIntervalSQL(v->sliding) : NULL;
-	options.step = v->sliding ? StreamIntervalSQL(v->step) : NULL;
-	options.ttl = v->ttl ? StreamIntervalSQL(v->ttl) : NULL;
-	options.session_gap = v->session_gap ? StreamIntervalSQL(v->session_gap) : NULL;
-	options.max_future = v->max_future ? StreamIntervalSQL(v->max_future) :
-		"'01:00:00'::pg_catalog.interval";
 
 	/* The query, analyzed as its owner (who may read what it reads). */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(v->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	shape = StreamRedefineView(v->query, &options, v->sliding ? v->step : NULL,
-							   v->session_gap != NULL, &emitting);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	shape = StreamStoredViewShape(v, &options, &emitting);
 
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
@@ -277,9 +180,7 @@ UpgradeContinuousView(OldView *v)
 		ConvertResultTable(v, shape, layout);
 		layout->table = v->result;
 	}
-	parts = StreamViewFragment(shape, &options, layout, v->part);
 	AtEOXact_GUC(false, save_nestlevel);
-	return parts;
 }
 
 /*
@@ -288,7 +189,7 @@ UpgradeContinuousView(OldView *v)
  * view, fills them from the state table and drops it.
  */
 static void
-ConvertResultTable(OldView *v, ViewShape *shape, ViewLayout *layout)
+ConvertResultTable(StoredView *v, ViewShape *shape, ViewLayout *layout)
 {
 	char	   *result = StreamQualifiedName(v->result);
 	char	   *state = StreamQualifiedName(v->state_table);
@@ -404,4 +305,139 @@ ConvertResultTable(OldView *v, ViewShape *shape, ViewLayout *layout)
 		PG_END_TRY();
 	}
 	StreamRunDDL(psprintf("DROP TABLE %s", state));
+}
+
+/*
+ * UpgradeSources gives every operation of a source the trigger of 0.2.0
+ * in place of its trigger function, keeping the trigger's name, who
+ * attached it and when.
+ */
+static void
+UpgradeSources(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *rows = NIL;
+	ListCell   *lc;
+
+	SPI_connect();
+	if (SPI_execute("SELECT x.source::pg_catalog.oid, x.stream::pg_catalog.oid, x.operation,"
+					"       x.function::pg_catalog.regprocedure::pg_catalog.text, p.proowner, p.prosrc,"
+					"       t.tgname, x.attached_at"
+					"  FROM stream_ext.source x JOIN pg_catalog.pg_proc p ON p.oid = x.function"
+					"  LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND t.tgrelid = x.source"
+					" ORDER BY 1, 2, 3", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the sources");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(cxt);
+		HeapTuple	row = SPI_copytuple(SPI_tuptable->vals[i]);
+
+		rows = lappend(rows, row);
+		MemoryContextSwitchTo(spi);
+	}
+	{
+		TupleDesc	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+
+		SPI_finish();
+		foreach(lc, rows)
+		{
+			HeapTuple	row = lfirst(lc);
+			bool		isnull;
+			Oid			source = DatumGetObjectId(heap_getattr(row, 1, desc, &isnull));
+			Oid			stream = DatumGetObjectId(heap_getattr(row, 2, desc, &isnull));
+			char	   *operation = TextDatumGetCString(heap_getattr(row, 3, desc, &isnull));
+			char	   *function = TextDatumGetCString(heap_getattr(row, 4, desc, &isnull));
+			Oid			owner = DatumGetObjectId(heap_getattr(row, 5, desc, &isnull));
+			char	   *body = TextDatumGetCString(heap_getattr(row, 6, desc, &isnull));
+			Datum		tgname = heap_getattr(row, 7, desc, &isnull);
+			char	   *trigger = isnull ? NULL : pstrdup(NameStr(*DatumGetName(tgname)));
+			TimestampTz attached_at = DatumGetTimestampTz(heap_getattr(row, 8, desc, &isnull));
+			char	   *operation_column = OperationColumn(body, operation);
+			Datum		values[3];
+
+			/* Its trigger goes with it; the catalog row is recorded again. */
+			StreamRunDDL(psprintf("DROP FUNCTION %s CASCADE", function));
+			values[0] = ObjectIdGetDatum(source);
+			values[1] = ObjectIdGetDatum(stream);
+			values[2] = CStringGetTextDatum(operation);
+			SPI_connect();
+			if (SPI_execute_with_args("DELETE FROM stream_ext.source"
+									  " WHERE source = $1::pg_catalog.oid AND stream = $2::pg_catalog.oid"
+									  "   AND operation = $3",
+									  3, (Oid[]) {OIDOID, OIDOID, TEXTOID}, values, NULL,
+									  false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "could not update the source %s", StreamQualifiedName(source));
+			SPI_finish();
+			StreamAttachOperation(source, stream, operation, owner, operation_column, trigger,
+								  attached_at);
+		}
+	}
+}
+
+/*
+ * OperationColumn returns the stream column a 0.1.0 trigger function's
+ * INSERT gave the operation, or NULL.  The function's body runs
+ * EXECUTE format('INSERT INTO %s (<columns>) SELECT <values> FROM ...'),
+ * columns quoted as identifiers, the operation a quoted literal, quotes
+ * and percent signs doubled for the two literals around them.
+ */
+static char *
+OperationColumn(const char *body, const char *operation)
+{
+	const char *start = strstr(body, "INSERT INTO %s (");
+	const char *select;
+	const char *from;
+	char	   *literal = psprintf("''%s''", operation);
+	List	   *columns = NIL;
+	int			position = 0;
+	char	   *column = NULL;
+
+	if (start == NULL || (select = strstr(start, ") SELECT ")) == NULL ||
+		(from = strstr(select, " FROM ")) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot update a source trigger function of version 0.1.0"),
+				 errdetail("Its body is not what attach_source() made."),
+				 errhint("Detach the source with stream_ext.detach_source(), update, then attach it again.")));
+	start += strlen("INSERT INTO %s (");
+	for (const char *p = start; p <= select; p++)
+	{
+		if (p == select || strncmp(p, ", ", 2) == 0)
+		{
+			columns = lappend(columns, pnstrdup(start, p - start));
+			start = p + 2;
+		}
+	}
+	start = select + strlen(") SELECT ");
+	for (const char *p = start; p <= from; p++)
+	{
+		if (p == from || strncmp(p, ", ", 2) == 0)
+		{
+			if (p - start == strlen(literal) && strncmp(start, literal, p - start) == 0 &&
+				position < list_length(columns))
+				column = list_nth(columns, position);
+			position++;
+			start = p + 2;
+		}
+	}
+	if (column == NULL)
+		return NULL;
+
+	/* Undo the doubling, then the identifier's quotes. */
+	{
+		StringInfoData name;
+		bool		quoted = column[0] == '"';
+		const char *p = column + (quoted ? 1 : 0);
+		const char *end = column + strlen(column) - (quoted ? 1 : 0);
+
+		initStringInfo(&name);
+		while (p < end)
+		{
+			if ((p[0] == '\'' && p[1] == '\'') || (p[0] == '%' && p[1] == '%') ||
+				(quoted && p[0] == '"' && p[1] == '"'))
+				p++;
+			appendStringInfoChar(&name, *p++);
+		}
+		return name.data;
+	}
 }

@@ -8,6 +8,9 @@
  *	- DROP DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE and CREATE
  *	  DATABASE ... TEMPLATE need the database without other sessions: the
  *	  database's worker is stopped first (launcher.c).
+ *	- RENAME and SET SCHEMA of what a view's query may name: each view's
+ *	  resolved query is analyzed before and deparsed after the command, so
+ *	  that it names what it named under the new names (view_definition.c).
  *	- DROP EXTENSION stream_ext first releases the user's tables (streams,
  *	  result tables, sources become plain tables with their data), and
  *	  wakes the database's worker at commit, so
@@ -36,6 +39,10 @@ static void StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								 QueryEnvironment *queryEnv,
 								 DestReceiver *dest, QueryCompletion *qc);
 static void StopWorkerOf(const char *dbname);
+static bool MayRenameWhatQueriesName(Node *parsetree);
+
+/* StreamRunDDL is running stream_ext's own DDL: no definition follows it. */
+bool		StreamRunningOwnDDL = false;
 
 /*
  * StreamUtilityInstallHook installs the utility hook.
@@ -57,6 +64,7 @@ StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	List	   *definitions = NIL;
 
 	switch (nodeTag(parsetree))
 	{
@@ -69,6 +77,12 @@ StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		case T_RenameStmt:
 			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 				StopWorkerOf(((RenameStmt *) parsetree)->subname);
+			else if (MayRenameWhatQueriesName(parsetree))
+				definitions = StreamDefinitionsBeforeDDL();
+			break;
+		case T_AlterObjectSchemaStmt:
+			if (MayRenameWhatQueriesName(parsetree))
+				definitions = StreamDefinitionsBeforeDDL();
 			break;
 		case T_AlterDatabaseStmt:
 			StopWorkerOf(((AlterDatabaseStmt *) parsetree)->dbname);
@@ -116,6 +130,45 @@ StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+	StreamDefinitionsAfterDDL(definitions);
+}
+
+/*
+ * MayRenameWhatQueriesName tells whether a RENAME or SET SCHEMA (not one of
+ * stream_ext's own) is of a kind of object a query can name.
+ */
+static bool
+MayRenameWhatQueriesName(Node *parsetree)
+{
+	ObjectType	type;
+
+	if (StreamRunningOwnDDL)
+		return false;
+	if (IsA(parsetree, RenameStmt))
+		type = ((RenameStmt *) parsetree)->renameType;
+	else
+		type = ((AlterObjectSchemaStmt *) parsetree)->objectType;
+	switch (type)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_VIEW:
+		case OBJECT_MATVIEW:
+		case OBJECT_FOREIGN_TABLE:
+		case OBJECT_COLUMN:
+		case OBJECT_SCHEMA:
+		case OBJECT_FUNCTION:
+		case OBJECT_AGGREGATE:
+		case OBJECT_ROUTINE:
+		case OBJECT_OPERATOR:
+		case OBJECT_TYPE:
+		case OBJECT_DOMAIN:
+		case OBJECT_ATTRIBUTE:
+		case OBJECT_COLLATION:
+		case OBJECT_SEQUENCE:
+			return true;
+		default:
+			return false;
+	}
 }
 
 /*

@@ -9,8 +9,8 @@
  * message (StreamRefuse); view_create.c, view_replace.c and transform.c
  * make the objects, result_table.c lays out and creates the table that
  * holds a view's groups, and batch_statement.c generates its part of
- * batch statements, stored in the catalog (continuous_view.batch) and put
- * together when a batch runs (apply.c).
+ * batch statements, from the definition the catalog keeps
+ * (view_definition.c), put together when a batch runs (apply.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -106,9 +106,9 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
  * options it was created with (checked then), as create_continuous_view
  * does, and returns its shape; *emitting: whether the view emits closed
  * windows.  step: the step of its sliding window, or NULL; session: it has
- * session windows.  For the update from 0.1.0 (upgrade.c), which runs it
- * as the view's owner with the view's search_path, time zone and date
- * style.
+ * session windows.  For the worker and the update from 0.1.0
+ * (view_definition.c), which run it as the view's owner with the view's
+ * search_path, time zone and date style.
  */
 ViewShape *
 StreamRedefineView(const char *query_string, ContinuousViewOptions *options, Interval *step,

@@ -163,7 +163,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	LockRelationOid(view, AccessExclusiveLock);
 	SPI_connect();
 	values[0] = ObjectIdGetDatum(view);
-	if (SPI_execute_with_args("SELECT query, search_path,"
+	if (SPI_execute_with_args("SELECT definition, search_path,"
 							  "       kind = 'view' AND sliding IS NULL AND session_gap IS NULL"
 							  "       AND append_to IS NULL AND output_stream IS NULL AND emit = 'changes'"
 							  "  FROM stream_ext.continuous_view WHERE result = $1::pg_catalog.oid",
@@ -188,7 +188,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	strcpy(old_path, SPI_getvalue(row, desc, 2));
 	SPI_finish();
 
-	/* Both queries analyzed; the old one as it was created. */
+	/* Both queries analyzed; the old one as it was created (resolved). */
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", old_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);

@@ -67,6 +67,23 @@ SELECT count(*) FROM order_events;   -- it cannot even read the stream
 RESET ROLE;
 SELECT count(*) AS app_event FROM order_events WHERE amount = 7 AND customer = 3;
 
+-- The columns are matched when a statement runs: a column added to the
+-- stream named like one of the source takes part from then on.
+ALTER TABLE order_events ADD COLUMN note text;
+INSERT INTO orders VALUES (6001, 3, 8, 'noted');
+SELECT note FROM order_events WHERE amount = 8 AND customer = 3;
+-- DROP TABLE of the stream refuses while a table feeds it.
+DO $$
+DECLARE
+    detail text;
+BEGIN
+    DROP TABLE order_events;
+EXCEPTION WHEN dependent_objects_still_exist THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'DROP TABLE refused: %, for the triggers: %', SQLSTATE,
+        detail ~ 'trigger stream_ext_insert_[0-9]+ on table orders depends on table order_events';
+END $$;
+
 -- Bad input.
 CREATE TABLE plain (x int);
 SELECT stream_ext.attach_source('orders', 'plain');

@@ -70,6 +70,12 @@ SELECT stream_ext.create_stream('ev', event_time => 'ts');
 CREATE TABLE shadow (k int, v int, ts timestamptz NOT NULL);
 CREATE TABLE orders (k int, v int, ts timestamptz NOT NULL);
 SELECT stream_ext.attach_source('orders', 'ev');
+-- A source of every operation, its columns' names needing quotes.
+CREATE TABLE accounts (id int PRIMARY KEY, "it's" int NOT NULL);
+CREATE TABLE acct_ev ("it's" int, "old_it's" int, "Op 100%" text, ts timestamptz NOT NULL DEFAULT '2026-01-01');
+SELECT stream_ext.create_stream('acct_ev', event_time => 'ts');
+SELECT stream_ext.attach_source('accounts', 'acct_ev', operations => ARRAY['INSERT', 'UPDATE', 'DELETE'],
+                                operation_column => 'Op 100%');
 CREATE ROLE upg_reader;
 
 SELECT stream_ext.create_continuous_view('v_tumble', $$
@@ -207,6 +213,16 @@ ROLLBACK;
 });
 }
 
+# Ten accounts from $lo: inserted, five updated, three deleted.
+sub accounts
+{
+	my ($lo) = @_;
+	$node->safe_psql('postgres', qq{
+INSERT INTO accounts SELECT i, i FROM generate_series($lo, $lo + 9) i;
+UPDATE accounts SET "it's" = "it's" + 1 WHERE id BETWEEN $lo AND $lo + 4;
+DELETE FROM accounts WHERE id BETWEEN $lo + 7 AND $lo + 9;});
+}
+
 # flush() fails only for the view in error, once the others caught up.
 sub flush
 {
@@ -220,6 +236,7 @@ sub mismatches
 }
 
 load(1, 2000);
+accounts(1);
 $node->safe_psql('postgres', 'SELECT stream_ext.flush()');
 # Folded into a stored state, the poison event puts v_error in error.
 $node->safe_psql('postgres', q{
@@ -247,6 +264,20 @@ is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extna
 	'0.2.0', 'updated to 0.2.0');
 $node->safe_psql('postgres', "SELECT stream_ext.resume_continuous_view('v_paused')");
 load(6001, 8000);
+accounts(101);
+is($node->safe_psql('postgres', q{
+SELECT string_agg(op || ' ' || n || ' ' || wrong, ', ' ORDER BY op)
+  FROM (SELECT "Op 100%" AS op, count(*) AS n,
+               count(*) FILTER (WHERE "Op 100%" = 'UPDATE' AND "it's" <> "old_it's" + 1) AS wrong
+          FROM acct_ev GROUP BY 1) x}),
+	'DELETE 6 0, INSERT 20 0, UPDATE 10 0',
+	'a source of every operation feeds its stream before and after the update');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(operation || ' ' || operation_column || ' ' || trigger, ', ' ORDER BY operation)
+  FROM stream_ext.source WHERE source = 'accounts'::regclass}),
+	join(', ', map { "$_ Op 100% stream_ext_" . lc($_) . '_' . $node->safe_psql('postgres', q{SELECT 'acct_ev'::regclass::oid}) }
+		qw(DELETE INSERT UPDATE)),
+	'its triggers keep their names, its operation column is read from 0.1.0');
 flush('after the update');
 is(mismatches(), '', 'every view equals its oracle after the update');
 

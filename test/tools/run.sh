@@ -71,8 +71,9 @@ make -C "$work" -s PG_CONFIG="$PG_CONFIG" STREAM_EXT_CFLAGS=-Werror
 make -C "$work" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 
 # Version 0.1.0, for the update test (test/t/014_upgrade.pl): the tree as
-# it was before the commit that added version 0.2.0, from the git history
-# (a tree without it skips that test).
+# it was before the commit that added version 0.2.0's install script (since
+# built from sql/install), from the git history (a tree without it skips
+# that test).
 if [ "$mode" = test ] && v010=$(git -C "$top" log --diff-filter=A --format=%H -1 -- sql/stream_ext--0.2.0.sql 2>/dev/null) &&
     [ -n "$v010" ] && git -C "$top" cat-file -e "$v010^" 2>/dev/null; then
     log "building version 0.1.0 (${v010:0:7}^) for the update test"
