@@ -64,8 +64,18 @@ typedef struct AnalyzedDefinition
 	Query	   *query;
 } AnalyzedDefinition;
 
+/* Who and what ran before AsViewOwner. */
+typedef struct SavedUser
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} SavedUser;
+
 static char *DefinitionKey(StoredView *v);
 static int	DefinitionSettings(StoredView *v);
+static void AsViewOwner(StoredView *v, SavedUser *saved);
+static void RestoreUser(SavedUser *saved);
 static Query *AnalyzeSelect(const char *query_string);
 static char *DeparseQuery(Query *query);
 static bool HasGeneratedColumns(Oid relid);
@@ -90,17 +100,12 @@ StreamResolveQuery(const char *query_string)
 char *
 StreamStoredViewResolve(StoredView *v)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	SavedUser	saved;
 	char	   *resolved;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(v->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	save_nestlevel = DefinitionSettings(v);
+	AsViewOwner(v, &saved);
 	resolved = StreamResolveQuery(v->definition);
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	RestoreUser(&saved);
 	return resolved;
 }
 
@@ -188,19 +193,14 @@ StreamStoredViewOptions(StoredView *v, ContinuousViewOptions *options)
 ViewShape *
 StreamStoredViewShape(StoredView *v, ContinuousViewOptions *options, bool *emitting)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	SavedUser	saved;
 	ViewShape  *shape;
 
 	StreamStoredViewOptions(v, options);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(v->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	save_nestlevel = DefinitionSettings(v);
+	AsViewOwner(v, &saved);
 	shape = StreamRedefineView(v->definition, options, v->sliding ? v->step : NULL,
 							   v->session_gap != NULL, emitting);
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	RestoreUser(&saved);
 	return shape;
 }
 
@@ -220,15 +220,11 @@ StreamStoredViewPart(StoredView *v, List **columns)
 
 	if (v->transform)
 	{
-		Oid			save_userid;
-		int			save_sec_context;
+		SavedUser	saved;
 
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(v->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		save_nestlevel = DefinitionSettings(v);
+		AsViewOwner(v, &saved);
 		parts = StreamTransformFragment(v->definition, v->part, columns);
-		AtEOXact_GUC(false, save_nestlevel);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		RestoreUser(&saved);
 		return parts;
 	}
 
@@ -358,6 +354,28 @@ DefinitionSettings(StoredView *v)
 }
 
 /*
+ * AsViewOwner becomes the view's owner under the view's settings
+ * (DefinitionSettings), saving what RestoreUser undoes.
+ */
+static void
+AsViewOwner(StoredView *v, SavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(v->owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	saved->nestlevel = DefinitionSettings(v);
+}
+
+/*
+ * RestoreUser undoes AsViewOwner.
+ */
+static void
+RestoreUser(SavedUser *saved)
+{
+	AtEOXact_GUC(false, saved->nestlevel);
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/*
  * AnalyzeSelect parses and analyzes one SELECT.
  */
 static Query *
@@ -467,16 +485,11 @@ AnalyzeQuietly(StoredView *v, MemoryContext cxt)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		Oid			userid;
-		int			sec_context;
-		int			nestlevel;
+		SavedUser	saved;
 
-		GetUserIdAndSecContext(&userid, &sec_context);
-		SetUserIdAndSecContext(v->owner, sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		nestlevel = DefinitionSettings(v);
+		AsViewOwner(v, &saved);
 		query = AnalyzeSelect(v->definition);
-		AtEOXact_GUC(false, nestlevel);
-		SetUserIdAndSecContext(userid, sec_context);
+		RestoreUser(&saved);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();

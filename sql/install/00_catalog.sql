@@ -1,7 +1,7 @@
 /*
  * stream_ext--0.2.0.sql: streams, continuous views, transforms and their
- * catalog.  Built by the Makefile from sql/install/*.sql, in the order of
- * their names; edit those.
+ * catalog.  Built by the Makefile from the files of sql/install, in the
+ * order of their names; edit those.
  */
 
 \echo Use "CREATE EXTENSION stream_ext" to load this file. \quit
