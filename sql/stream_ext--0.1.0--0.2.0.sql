@@ -13,6 +13,12 @@
 --     not a PL/pgSQL function generated for each;
 --   - internal functions are not executable by PUBLIC: the SQL functions
 --     that used them are C functions now;
+--   - on_error => 'skip': a view's batches leave out the events its query
+--     fails on, kept in stream_ext.dead_letters;
+--   - streams.events_waiting counts the events the views have still to
+--     consume, events_stored those the stream holds;
+--   - flush() reports views in error by a warning, and fails only with
+--     strict => true;
 --   - a view in error keeps the SQLSTATE, detail, hint and context of its
 --     error.
 
@@ -64,6 +70,9 @@ ALTER TABLE stream_ext.continuous_view
 ALTER TABLE stream_ext.continuous_view DROP CONSTRAINT continuous_view_check;
 ALTER TABLE stream_ext.stream
     ADD COLUMN segment_size int8 CHECK (segment_size >= 8192);
+ALTER TABLE stream_ext.continuous_view
+    ADD COLUMN on_error text NOT NULL DEFAULT 'stop' CHECK (on_error IN ('stop', 'skip')),
+    ADD COLUMN events_skipped bigint NOT NULL DEFAULT 0;
 
 -- Every trigger of a source runs one C function, driven by the catalog
 -- row the update gives it (upgrade.c, below), instead of a PL/pgSQL function of
@@ -74,6 +83,24 @@ ALTER TABLE stream_ext.source
     ADD COLUMN operation_column name,
     ALTER COLUMN function DROP NOT NULL;
 
+-- Events a view with on_error => 'skip' left out of its batches because
+-- its query failed on them (apply.c), with the error; written in the
+-- batch's transaction, so that each is either applied or kept here, once.
+CREATE TABLE stream_ext.dead_letter (
+    view         regclass NOT NULL,        -- the view (its result table)
+    stream       regclass NOT NULL,        -- the stream the event is in
+    event        jsonb NOT NULL,           -- the event's columns
+    error        text NOT NULL,            -- the message its evaluation failed with
+    error_code   text NOT NULL,            -- its SQLSTATE
+    error_detail text,
+    error_hint   text,
+    error_context text,
+    failed_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON stream_ext.dead_letter (view);
+COMMENT ON TABLE stream_ext.dead_letter IS 'stream_ext: events continuous views skipped (on_error => ''skip'')';
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.dead_letter', '');
+
 CREATE FUNCTION stream_ext.set_segment_size(stream regclass, size text)
 RETURNS void
 LANGUAGE C VOLATILE
@@ -81,20 +108,39 @@ AS 'MODULE_PATHNAME', 'stream_ext_set_segment_size';
 COMMENT ON FUNCTION stream_ext.set_segment_size(regclass, text) IS
     'sets the size (e.g. ''64MB'') at which a stream''s current segment is retired for the next; NULL: stream_ext.segment_size';
 
+-- The events a stream holds (counted: a scan of the stream).
+CREATE FUNCTION stream_ext._events_stored(stream regclass)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', stream) INTO n;
+    RETURN n;
+END;
+$$;
+
+-- events_waiting: what the view furthest behind has still to consume.
 CREATE OR REPLACE VIEW stream_ext.streams AS
 SELECT s.relid AS stream,
        s.event_time,
        s.arrival_column,
        s.segments,
        s.created_at,
-       stream_ext._events_waiting(s.relid) AS events_waiting,
+       (SELECT COALESCE(max(b.events_waiting), 0)
+          FROM stream_ext.continuous_view c, LATERAL stream_ext._view_backlog(c.result) b
+         WHERE c.stream = s.relid) AS events_waiting,
        s.retention,
        s.system_identifier <> stream_ext._system_identifier() AS restore_pending,
        COALESCE(s.segment_size,
-                pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size
+                pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size,
+       stream_ext._events_stored(s.relid) AS events_stored
   FROM stream_ext.stream s
  WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
+DROP FUNCTION stream_ext._events_waiting(regclass);
 
 -- ---------------------------------------------------------------------
 -- Continuous views and transforms: the SQL functions in C
@@ -103,7 +149,12 @@ COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can 
 DROP FUNCTION stream_ext._create_continuous_view(text, text, integer, boolean, boolean, text, text,
                                                  text, interval, text, interval, text, interval,
                                                  interval, interval, interval);
-CREATE OR REPLACE FUNCTION stream_ext.create_continuous_view(name text, query text,
+
+-- on_error: a new argument.
+DROP FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text, text,
+                                                text, interval, text, interval, text, interval,
+                                                interval, interval, interval);
+CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   batch_size integer DEFAULT NULL,
                                                   paused boolean DEFAULT false,
                                                   backfill boolean DEFAULT false,
@@ -117,10 +168,24 @@ CREATE OR REPLACE FUNCTION stream_ext.create_continuous_view(name text, query te
                                                   sliding interval DEFAULT NULL,
                                                   step interval DEFAULT NULL,
                                                   ttl interval DEFAULT NULL,
-                                                  session_gap interval DEFAULT NULL)
+                                                  session_gap interval DEFAULT NULL,
+                                                  on_error text DEFAULT 'stop')
 RETURNS regclass
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
+COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text,
+                                                      text, text, interval, text, interval, text,
+                                                      interval, interval, interval, interval, text) IS
+    'creates a continuous view: a result table kept up to date with the query over the events of a stream';
+
+CREATE OR REPLACE VIEW stream_ext.continuous_views AS
+SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
+       c.owner, c.batch_size, c.notify, c.emit, c.append_to, c.output_stream, c.allowed_lateness,
+       c.late, c.max_future, c.sliding, c.step, c.ttl, c.session_gap, c.batches, c.last_batch_at, c.last_error,
+       c.created_at, c.on_error
+  FROM stream_ext.continuous_view c
+ WHERE c.kind = 'view' AND pg_catalog.has_table_privilege(c.result, 'SELECT');
+GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;
 
 DROP FUNCTION stream_ext._set_view_state(regclass, text);
 DROP FUNCTION stream_ext._drop_continuous_view(regclass);
@@ -153,6 +218,16 @@ COMMENT ON FUNCTION stream_ext.replace_continuous_view(text, text) IS
     'gives a continuous view a new query whose results follow from its stored states (keys dropped, aggregates among the old ones)';
 
 DROP FUNCTION stream_ext._create_transform(text, text, regclass, integer, boolean, boolean);
+
+-- flush() reports views in error by a warning unless strict.
+DROP FUNCTION stream_ext.flush(interval);
+CREATE FUNCTION stream_ext.flush(timeout interval DEFAULT '30 s', strict boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'stream_ext_flush';
+COMMENT ON FUNCTION stream_ext.flush(interval, boolean) IS
+    'returns once every event committed before the call is reflected in every active continuous view; views in error are reported by a warning (an error with strict)';
+
 CREATE OR REPLACE FUNCTION stream_ext.create_transform(name text, query text, target regclass,
                                             batch_size integer DEFAULT NULL,
                                             paused boolean DEFAULT false,
@@ -766,6 +841,12 @@ BEGIN
      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
        AND v.result::oid = d.objid;
 
+    -- A dropped view's dead letters go with it; a dropped stream's too.
+    DELETE FROM stream_ext.dead_letter x
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND d.objid IN (x.view::oid, x.stream::oid);
+
     DELETE FROM stream_ext.stream s
      USING pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
@@ -840,7 +921,8 @@ SELECT c.result AS view,
        c.last_error_hint,
        c.last_error_context,
        c.last_error_at,
-       stream_ext.worker_state() AS worker
+       stream_ext.worker_state() AS worker,
+       c.events_skipped
   FROM stream_ext.continuous_view c
        JOIN stream_ext.stream s ON s.relid = c.stream,
        LATERAL stream_ext._view_backlog(c.result) b
@@ -848,6 +930,17 @@ SELECT c.result AS view,
 COMMENT ON VIEW stream_ext.stats IS
     'stream_ext: per continuous view, what its batches did and what waits for it; counters are kept with the results and survive restarts';
 GRANT SELECT ON stream_ext.stats TO PUBLIC;
+
+-- The events views skipped, to whoever may read the view and the stream.
+CREATE VIEW stream_ext.dead_letters AS
+SELECT d.view, d.stream, d.event, d.error, d.error_code, d.error_detail, d.error_hint,
+       d.error_context, d.failed_at
+  FROM stream_ext.dead_letter d
+ WHERE pg_catalog.has_table_privilege(d.view, 'SELECT')
+   AND pg_catalog.has_table_privilege(d.stream, 'SELECT');
+COMMENT ON VIEW stream_ext.dead_letters IS
+    'stream_ext: events continuous views with on_error => ''skip'' left out, with the error their query failed with';
+GRANT SELECT ON stream_ext.dead_letters TO PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- Each view's tables and definition (upgrade.c)
@@ -890,7 +983,7 @@ COMMENT ON FUNCTION stream_ext._wake_launcher() IS
 -- functions that a view's batches (run as the view's owner), the
 -- monitoring views and hop() evaluate as their caller: _system_identifier,
 -- _snapshot_before, _detoast, _keep, _checked_slide, _pane,
--- _events_waiting and _view_backlog (test/sql/internal_privileges.sql
+-- _events_stored and _view_backlog (test/sql/internal_privileges.sql
 -- lists them).
 -- ---------------------------------------------------------------------
 

@@ -77,7 +77,15 @@ typedef struct ActiveView
 	char	   *progress;		/* text: equal progress, one batch */
 	int			batch_size;
 	int			attempts;		/* batches begun and not finished */
+	bool		skip;			/* on_error => 'skip' */
 } ActiveView;
+
+/* An event a view's query fails on, as a batch restricted to it found. */
+typedef struct PoisonEvent
+{
+	ItemPointerData tid;
+	ErrorData  *edata;
+} PoisonEvent;
 
 /* A view whose batch failed for a transient reason waits a while. */
 typedef struct Backoff
@@ -165,8 +173,11 @@ static SPIPlanPtr Prepare(const char *sql, int nargs, Oid *argtypes);
 
 static List *ActiveViews(void);
 static bool SameGroup(ActiveView *a, ActiveView *b);
-static bool ApplyGroup(List *group, char **stream_end);
-static bool RunBatch(List *group, char **stream_end);
+static bool ApplyGroup(List *group, char **stream_end, bool skipping);
+static bool RunBatch(List *group, char **stream_end, bool skipping);
+static List *FindPoison(SPIPlanPtr plan, Datum *values, char *nulls, ItemPointer tids,
+						int lo, int hi);
+static void RecordDeadLetters(Oid view, Oid stream, List *poison);
 static int	ApplyViewSettings(ActiveView *first);
 static void AdvanceViews(List *views, Datum batch_end, int64 events, Datum *outcome,
 						 char *outnulls);
@@ -246,7 +257,7 @@ StreamApplyViews(bool *more)
 		if (v->stream != end_stream)
 		{
 			if (group != NIL)
-				stream_more |= ApplyGroup(group, &stream_end);
+				stream_more |= ApplyGroup(group, &stream_end, false);
 			group = NIL;
 			backlogs += stream_more;
 			*more |= stream_more;
@@ -273,18 +284,18 @@ StreamApplyViews(bool *more)
 		if (group != NIL &&
 			(v->attempts > 0 || !SameGroup(linitial(group), v)))
 		{
-			stream_more |= ApplyGroup(group, &stream_end);
+			stream_more |= ApplyGroup(group, &stream_end, false);
 			group = NIL;
 		}
 		group = lappend(group, v);
 		if (v->attempts > 0)
 		{
-			stream_more |= ApplyGroup(group, &stream_end);
+			stream_more |= ApplyGroup(group, &stream_end, false);
 			group = NIL;
 		}
 	}
 	if (group != NIL)
-		stream_more |= ApplyGroup(group, &stream_end);
+		stream_more |= ApplyGroup(group, &stream_end, false);
 	backlogs += stream_more;
 	*more |= stream_more;
 	StreamReleaseStream(MyStreamWorkerSlot);
@@ -329,7 +340,7 @@ ActiveViews(void)
 							  "       progress::pg_catalog.text,"
 							  "       coalesce(batch_size, $1),"
 							  "       CASE WHEN attempted_at < pg_catalog.pg_postmaster_start_time() THEN 0"
-							  "            ELSE attempts END, search_path"
+							  "            ELSE attempts END, search_path, on_error = 'skip'"
 							  "  FROM stream_ext.continuous_view c"
 							  " WHERE state = 'active'"
 							  "   AND EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = c.stream"
@@ -363,6 +374,7 @@ ActiveViews(void)
 		for (int a = 0; a < v->attempts && v->batch_size > 1; a++)
 			v->batch_size = Max(1, v->batch_size / 16);
 		v->search_path = SPI_getvalue(row, desc, 9);
+		v->skip = DatumGetBool(SPI_getbinval(row, desc, 10, &isnull));
 		views = lappend(views, v);
 		MemoryContextSwitchTo(old);
 	}
@@ -395,7 +407,7 @@ SameGroup(ActiveView *a, ActiveView *b)
  * afterwards and share their batches from the next round on.
  */
 static bool
-ApplyGroup(List *group, char **stream_end)
+ApplyGroup(List *group, char **stream_end, bool skipping)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -404,7 +416,7 @@ ApplyGroup(List *group, char **stream_end)
 	PG_TRY();
 	{
 		CountAttempt(group, false);
-		more = RunBatch(group, stream_end);
+		more = RunBatch(group, stream_end, skipping);
 		ForgetBackoff(group);
 	}
 	PG_CATCH();
@@ -444,13 +456,20 @@ ApplyGroup(List *group, char **stream_end)
 				RecordRetry(group, edata->message);
 				break;
 			default:
+				/* It failed, it did not crash: it is not an attempt pending. */
+				CountAttempt(group, true);
 				if (list_length(group) > 1)
 				{
 					ListCell   *lc;
 
 					/* Find the view that fails; the others go on. */
 					foreach(lc, group)
-						more |= ApplyGroup(list_make1(lfirst(lc)), stream_end);
+						more |= ApplyGroup(list_make1(lfirst(lc)), stream_end, false);
+				}
+				else if (((ActiveView *) linitial(group))->skip && !skipping)
+				{
+					/* on_error => 'skip': again, without the events it fails on. */
+					more = ApplyGroup(group, stream_end, true);
 				}
 				else
 					MarkViewError(((ActiveView *) linitial(group))->view, edata->message, edata);
@@ -730,7 +749,7 @@ AdvanceViews(List *views, Datum batch_end, int64 events, Datum *outcome, char *o
  * (see the top of the file) and tells whether it was cut at batch_size.
  */
 static bool
-RunBatch(List *group, char **stream_end)
+RunBatch(List *group, char **stream_end, bool skipping)
 {
 	ActiveView *first = linitial(group);
 	List	   *views = NIL;
@@ -739,8 +758,11 @@ RunBatch(List *group, char **stream_end)
 	List	   *columns = NIL;
 	List	   *locked = NIL;
 	ListCell   *lc;
-	Oid			argtypes[8];
-	Datum		values[8];
+	Oid			argtypes[10];
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			nargs;
+	List	   *poison = NIL;
 	bool		isnull;
 	char	   *end_text;
 	uint64		committed;
@@ -834,7 +856,7 @@ RunBatch(List *group, char **stream_end)
 
 	/* The batch, read once for every view of the group. */
 	sql = StreamBatchStatement(first->stream, columns, parts_numbers, fragments, true,
-							   lo_text != NULL);
+							   lo_text != NULL, skipping);
 	argtypes[0] = PG_SNAPSHOTOID;
 	values[0] = progress;
 	argtypes[1] = PG_SNAPSHOTOID;
@@ -842,14 +864,52 @@ RunBatch(List *group, char **stream_end)
 	SegmentsToRead(first->stream, progress, values + 2);
 	for (int i = 2; i < 6; i++)
 		argtypes[i] = INT8OID;
-	if (lo_text != NULL)
+	nargs = 6;
+	if (lo_text != NULL || skipping)
 	{
 		argtypes[6] = argtypes[7] = TIDOID;
-		values[6] = DirectFunctionCall1(tidin, CStringGetDatum(lo_text));
-		values[7] = DirectFunctionCall1(tidin, CStringGetDatum(hi_text));
+		nulls[6] = nulls[7] = lo_text != NULL ? ' ' : 'n';
+		values[6] = lo_text ? DirectFunctionCall1(tidin, CStringGetDatum(lo_text)) : (Datum) 0;
+		values[7] = hi_text ? DirectFunctionCall1(tidin, CStringGetDatum(hi_text)) : (Datum) 0;
+		nargs = 8;
+	}
+	if (skipping)
+	{
+		/*
+		 * on_error => 'skip', after the batch failed: the events it fails on
+		 * are found by trying it on halves of the batch, each try rolled
+		 * back, then it runs without them.
+		 */
+		SPIPlanPtr	plan;
+		ItemPointer tids;
+		int			ntids;
+		Datum	   *elems;
+
+		argtypes[8] = argtypes[9] = TIDARRAYOID;
+		plan = Prepare(sql, 10, argtypes);
+		values[8] = PointerGetDatum(construct_empty_array(TIDOID));
+		nulls[9] = 'n';
+		if (SPI_execute_with_args(StreamBatchEventsStatement(first->stream, true, lo_text != NULL),
+								  10, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not list the events of the batch of %s", stream_name);
+		ntids = (int) SPI_processed;
+		tids = palloc(sizeof(ItemPointerData) * Max(ntids, 1));
+		for (int i = 0; i < ntids; i++)
+			ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+															  1, &isnull)), &tids[i]);
+		StreamApplyingBatch = true;
+		poison = FindPoison(plan, values, nulls, tids, 0, ntids);
+		StreamApplyingBatch = false;
+		elems = palloc(sizeof(Datum) * Max(list_length(poison), 1));
+		foreach(lc, poison)
+			elems[foreach_current_index(lc)] = PointerGetDatum(&((PoisonEvent *) lfirst(lc))->tid);
+		values[8] = PointerGetDatum(construct_array(elems, list_length(poison), TIDOID,
+													sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+		nulls[9] = 'n';
+		nargs = 10;
 	}
 	StreamApplyingBatch = true;
-	if (SPI_execute_plan(Prepare(sql, lo_text != NULL ? 8 : 6, argtypes), values, NULL, false, 0) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(Prepare(sql, nargs, argtypes), values, nulls, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not run the batch of %s", stream_name);
 	StreamApplyingBatch = false;
@@ -869,6 +929,11 @@ RunBatch(List *group, char **stream_end)
 
 	/* The end of the batch is the new progress. */
 	AdvanceViews(views, batch_end, events, outcome, outnulls);
+	if (poison != NIL)
+	{
+		RecordDeadLetters(linitial_oid(views), first->stream, poison);
+		StreamInjectionPoint("batch-skipped");
+	}
 
 	StreamInjectionPoint("batch-progress");
 	PopActiveSnapshot();
@@ -882,6 +947,130 @@ RunBatch(List *group, char **stream_end)
 	if (!more)
 		RememberCount(views, committed, commits);
 	return more;
+}
+
+/*
+ * FindPoison returns the events among tids[lo..hi) that the batch fails
+ * on, each with its error: the batch restricted to them ($10) is tried
+ * in a subtransaction rolled back whatever happens; where it fails, each
+ * half is tried, down to single events.  An error no single event causes
+ * (an overflow of a sum over many, say) finds none: the batch then fails
+ * again without them, and the view goes to error.  A transient error is
+ * thrown again, so that the batch is retried whole.
+ */
+static List *
+FindPoison(SPIPlanPtr plan, Datum *values, char *nulls, ItemPointer tids, int lo, int hi)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Datum	   *elems;
+	ErrorData  *volatile edata = NULL;
+
+	if (hi <= lo)
+		return NIL;
+	elems = palloc(sizeof(Datum) * (hi - lo));
+	for (int i = lo; i < hi; i++)
+		elems[i - lo] = PointerGetDatum(&tids[i]);
+	values[9] = PointerGetDatum(construct_array(elems, hi - lo, TIDOID, sizeof(ItemPointerData),
+												false, TYPALIGN_SHORT));
+	nulls[9] = ' ';
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not try a part of the batch");
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	if (edata == NULL)
+		return NIL;
+	switch (edata->sqlerrcode)
+	{
+		case ERRCODE_T_R_SERIALIZATION_FAILURE:
+		case ERRCODE_T_R_DEADLOCK_DETECTED:
+		case ERRCODE_LOCK_NOT_AVAILABLE:
+		case ERRCODE_QUERY_CANCELED:
+		case ERRCODE_ADMIN_SHUTDOWN:
+			ReThrowError(edata);
+			break;
+		default:
+			break;
+	}
+	if (hi - lo == 1)
+	{
+		PoisonEvent *p = palloc(sizeof(PoisonEvent));
+
+		ItemPointerCopy(&tids[lo], &p->tid);
+		p->edata = edata;
+		return list_make1(p);
+	}
+	FreeErrorData(edata);
+	CHECK_FOR_INTERRUPTS();
+	return list_concat(FindPoison(plan, values, nulls, tids, lo, lo + (hi - lo) / 2),
+					   FindPoison(plan, values, nulls, tids, lo + (hi - lo) / 2, hi));
+}
+
+/*
+ * RecordDeadLetters keeps the events a view's batch left out in
+ * stream_ext.dead_letter, with the error each failed with, and counts
+ * them in the view's events_skipped; in the batch's transaction.
+ */
+static void
+RecordDeadLetters(Oid view, Oid stream, List *poison)
+{
+	ListCell   *lc;
+	char	   *sql = psprintf("INSERT INTO stream_ext.dead_letter (view, stream, event, error, error_code,"
+							   "  error_detail, error_hint, error_context)"
+							   " SELECT $1::pg_catalog.oid, $2::pg_catalog.oid,"
+							   "        pg_catalog.to_jsonb(e) OPERATOR(pg_catalog.-) %s, $4, $5, $6, $7, $8"
+							   "   FROM %s e WHERE e.ctid OPERATOR(pg_catalog.=) $3",
+							   quote_literal_cstr(STREAM_TAG_COLUMN), StreamQualifiedName(stream));
+	Datum		values[8];
+	char		nulls[8];
+
+	foreach(lc, poison)
+	{
+		PoisonEvent *p = lfirst(lc);
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = ObjectIdGetDatum(view);
+		values[1] = ObjectIdGetDatum(stream);
+		values[2] = PointerGetDatum(&p->tid);
+		values[3] = CStringGetTextDatum(p->edata->message ? p->edata->message : "");
+		values[4] = CStringGetTextDatum(unpack_sql_state(p->edata->sqlerrcode));
+#define OPTIONAL_TEXT(i, s) (nulls[i] = (s) ? ' ' : 'n', values[i] = (s) ? CStringGetTextDatum(s) : (Datum) 0)
+		OPTIONAL_TEXT(5, p->edata->detail);
+		OPTIONAL_TEXT(6, p->edata->hint);
+		OPTIONAL_TEXT(7, p->edata->context);
+#undef OPTIONAL_TEXT
+		if (SPI_execute_with_args(sql, 8, (Oid[]) {OIDOID, OIDOID, TIDOID, TEXTOID, TEXTOID, TEXTOID,
+								  TEXTOID, TEXTOID}, values, nulls, false, 0) != SPI_OK_INSERT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not keep an event of %s as a dead letter", StreamQualifiedName(stream));
+	}
+	values[0] = ObjectIdGetDatum(view);
+	values[1] = Int64GetDatum(list_length(poison));
+	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
+							  "   SET events_skipped = events_skipped OPERATOR(pg_catalog.+) $2"
+							  " WHERE result = $1::pg_catalog.oid",
+							  2, (Oid[]) {OIDOID, INT8OID}, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not count the events skipped by %s", StreamQualifiedName(view));
+	ereport(LOG,
+			(errmsg("stream_ext: continuous view \"%s\" skipped %d event(s) its query fails on: %s",
+					get_rel_name(view), list_length(poison),
+					((PoisonEvent *) linitial(poison))->edata->message),
+			 errdetail("They are kept in stream_ext.dead_letters.")));
 }
 
 /*

@@ -38,6 +38,8 @@
 #include "batch_statement.h"
 
 static bool TableIsEmpty(Oid relid);
+static void AppendBatchEvents(StringInfo sql, Oid stream, bool ranged, bool bounded,
+							  bool skipping);
 
 /*
  * StreamViewFragment returns the view's part of a batch statement, as
@@ -149,7 +151,8 @@ StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid outpu
  * batch fragment and the stream columns they read.
  *
  * ranged: $3..$6 are the ranges of tags of the segments to read; bounded:
- * the batch's rows lie between the ctids $7 and $8 (apply.c).
+ * the batch's rows lie between the ctids $7 and $8 (apply.c); skipping:
+ * see AppendBatchEvents.
  *
  * It returns the number of events in the batch (from the first pure view
  * that has it, else counted), then for each view the VIEW_BATCH_COLUMNS
@@ -157,7 +160,7 @@ StreamAssembleFragment(List *parts, Oid result, Oid state, Oid append, Oid outpu
  */
 char *
 StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments, bool ranged,
-					 bool bounded)
+					 bool bounded, bool skipping)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -182,17 +185,7 @@ StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments, bo
 	}
 	if (i == 0)
 		appendStringInfoString(&sql, "1");
-	appendStringInfo(&sql,
-					 " FROM %s WHERE NOT stream_ext.seen(%s, $1)"
-					 " AND stream_ext.seen(%s, $2)",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream)),
-												get_rel_name(stream)),
-					 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
-	if (ranged)
-		appendStringInfo(&sql, " AND (%s >= $3 AND %s < $4 OR %s >= $5 AND %s < $6)",
-						 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
-	if (bounded)
-		appendStringInfoString(&sql, " AND ctid OPERATOR(pg_catalog.>=) $7 AND ctid OPERATOR(pg_catalog.<=) $8");
+	AppendBatchEvents(&sql, stream, ranged, bounded, skipping);
 	appendStringInfoChar(&sql, ')');
 	foreach(lc, fragments)
 		appendStringInfo(&sql, ",\n%s", (char *) lfirst(lc));
@@ -206,6 +199,46 @@ StreamBatchStatement(Oid stream, List *columns, List *parts, List *fragments, bo
 		appendStringInfo(&sql, "%s o_%u", foreach_current_index(lc) == 0 ? " FROM" : ",",
 						 (uint32) lfirst_int(lc));
 	return sql.data;
+}
+
+/*
+ * StreamBatchEventsStatement returns the statement that lists the ctids
+ * of a batch's events, with the parameters of StreamBatchStatement.
+ */
+char *
+StreamBatchEventsStatement(Oid stream, bool ranged, bool bounded)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ctid");
+	AppendBatchEvents(&sql, stream, ranged, bounded, true);
+	return sql.data;
+}
+
+/*
+ * AppendBatchEvents appends FROM and WHERE of the batch's events.
+ * skipping: $9 lists the ctids of events left out, $10 (unless NULL)
+ * those the batch is restricted to (apply.c's search for events that
+ * fail a view).
+ */
+static void
+AppendBatchEvents(StringInfo sql, Oid stream, bool ranged, bool bounded, bool skipping)
+{
+	appendStringInfo(sql,
+					 " FROM %s WHERE NOT stream_ext.seen(%s, $1)"
+					 " AND stream_ext.seen(%s, $2)",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream)),
+												get_rel_name(stream)),
+					 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+	if (ranged)
+		appendStringInfo(sql, " AND (%s >= $3 AND %s < $4 OR %s >= $5 AND %s < $6)",
+						 STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN, STREAM_TAG_COLUMN);
+	if (bounded)
+		appendStringInfoString(sql, " AND ctid OPERATOR(pg_catalog.>=) $7 AND ctid OPERATOR(pg_catalog.<=) $8");
+	if (skipping)
+		appendStringInfoString(sql, " AND ctid OPERATOR(pg_catalog.<>) ALL ($9)"
+							   " AND ($10 IS NULL OR ctid OPERATOR(pg_catalog.=) ANY ($10))");
 }
 
 /*

@@ -143,6 +143,7 @@ extern void StreamAddSessionColumns(ViewShape *shape);
 extern void StreamAddStepKey(ViewShape *shape, Interval *step);
 extern void StreamCheckNoCycle(Oid output, Oid stream, const char *name);
 extern Oid	StreamTableOid(const char *qualified_name);
+extern bool StreamIsViewTable(Oid relid);
 extern char *StreamIntervalSQL(Interval *interval);
 extern ViewShape *StreamRedefineView(const char *query_string, ContinuousViewOptions *options,
 									 Interval *step, bool session, bool *emitting);
@@ -202,7 +203,6 @@ extern Oid	StreamCreateViewTable(ViewShape *shape, ViewLayout *layout,
 								  const char *qualified_name);
 extern Node *StreamFinalMutator(Node *node, ViewShape *shape, ViewLayout *layout);
 extern char *StreamColumnType(Node *expr);
-extern void StreamRunDDL(const char *sql);
 extern bool StreamKeyIsNotNull(Node *expr, ViewShape *shape);
 extern void StreamLayoutWithoutGenerated(ViewLayout *layout);
 extern char *StreamStateColumnDef(ViewAggregate *agg);

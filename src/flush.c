@@ -7,10 +7,11 @@
  * It takes a snapshot, wakes the database's worker, and sleeps on the
  * condition variable the worker broadcasts after each round of batches,
  * until the progress of every active view covers that snapshot (batch.c).
- * It fails on timeout, when a view is in error (once the other views have
- * caught up, so that their results are there when it reports it), and in
- * REPEATABLE READ or SERIALIZABLE transactions, whose snapshot could not
- * see the results.
+ * Views in error are reported once the other views have caught up, so
+ * that their results are there: by a warning, or with strict by an error,
+ * so that a view in error does not stop the flushes of the database's
+ * other views.  It fails on timeout, and in REPEATABLE READ or
+ * SERIALIZABLE transactions, whose snapshot could not see the results.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +53,7 @@ Datum
 stream_ext_flush(PG_FUNCTION_ARGS)
 {
 	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	bool		strict = PG_NARGS() > 1 && PG_GETARG_BOOL(1);
 	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz deadline;
 	Datum		target;
@@ -105,7 +107,8 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 		if (SPI_execute_with_args("SELECT pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'active'"
 								  "                        AND NOT stream_ext.covers(progress, $1)),"
 								  "       pg_catalog.string_agg(result::pg_catalog.text OPERATOR(pg_catalog.||) ': '"
-								  "                             OPERATOR(pg_catalog.||) last_error, '; ')"
+								  "                             OPERATOR(pg_catalog.||) last_error, '; '"
+								  "                             ORDER BY result::pg_catalog.text)"
 								  "         FILTER (WHERE state OPERATOR(pg_catalog.=) 'error')"
 								  "  FROM stream_ext.continuous_view",
 								  1, argtypes, &target, NULL, false, 1) != SPI_OK_SELECT)
@@ -120,7 +123,7 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 		}
 		now = GetCurrentTimestamp();
 		if (errors != NULL && (pending == 0 || now >= deadline))
-			ereport(ERROR,
+			ereport(strict ? ERROR : WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("a continuous view is in error"),
 					 errdetail("%s", errors),

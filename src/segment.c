@@ -23,6 +23,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/comment.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -70,6 +71,12 @@ StreamRegisterStream(Oid relid, const char *event_time, const char *arrival,
 	stream = StreamQualifiedName(relid);
 	owner = GetUserNameFromId(RelationOwner(relid), false);
 	with = ReloptionsClause(reloptions);
+
+	/* What it is, unless its owner said so already. */
+	if (GetComment(relid, RelationRelationId, 0) == NULL)
+		StreamRunDDL(psprintf("COMMENT ON TABLE %s IS %s", stream,
+							  quote_literal_cstr(psprintf("stream_ext: a stream, event time %s; its events are read by continuous views (stream_ext.streams, stream_ext.continuous_views)",
+														  quote_identifier(event_time)))));
 
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context,
 								 &save_nestlevel);

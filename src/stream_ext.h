@@ -149,7 +149,8 @@ extern ConditionVariable *StreamFlushCV(void);
 struct List;
 extern char *StreamBatchStatement(Oid stream, struct List *columns,
 								  struct List *parts, struct List *fragments, bool ranged,
-								  bool bounded);
+								  bool bounded, bool skipping);
+extern char *StreamBatchEventsStatement(Oid stream, bool ranged, bool bounded);
 extern char *StreamAssembleFragment(struct List *parts, Oid result, Oid state, Oid append,
 									Oid output, bool plain_into_empty);
 
@@ -233,12 +234,14 @@ extern void StreamDropView(Oid view);
 
 /* utility.c */
 extern void StreamUtilityInstallHook(void);
+extern bool StreamRunningOwnDDL;
 
 /* view_definition.c (around RENAME and SET SCHEMA) */
 extern List *StreamDefinitionsBeforeDDL(void);
 extern void StreamDefinitionsAfterDDL(List *analyzed);
 
-extern bool StreamRunningOwnDDL;
+/* result_table.c: one DDL statement of stream_ext's own */
+extern void StreamRunDDL(const char *sql);
 
 /* partial.c */
 struct Aggref;

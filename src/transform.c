@@ -258,6 +258,9 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	definition = pg_get_querydef(copyObject(shape->query), false);
 	StreamRunDDL(psprintf("CREATE VIEW %s AS %s", qualified, definition));
 	view_oid = StreamTableOid(qualified);
+	StreamRunDDL(psprintf("COMMENT ON VIEW %s IS %s", qualified,
+						  quote_literal_cstr(psprintf("stream_ext: a continuous transform into %s; this view shows its query over the events the stream holds",
+													  StreamQualifiedName(target)))));
 
 	/* The target cannot be dropped from under it (but CASCADE). */
 	ObjectAddressSet(view_addr, RelationRelationId, view_oid);

@@ -60,6 +60,7 @@ static bool IsHop(RangeTblEntry *rte);
 static bool JoinTreeHasStream(Node *node, int stream_rti);
 static void CheckJoins(Node *node, int stream_rti);
 static void ResolveCombine(ViewShape *shape);
+static void ViewQueryErrorPosition(void *arg);
 
 PG_FUNCTION_INFO_V1(stream_ext_view_sql);
 
@@ -95,7 +96,7 @@ stream_ext_view_sql(PG_FUNCTION_ARGS)
 	sql = StreamAssembleFragment(StreamViewFragment(shape, &no_options, layout, 1),
 								 layout->table, InvalidOid, InvalidOid, InvalidOid, false);
 	sql = StreamBatchStatement(shape->stream, shape->columns,
-							   list_make1_int(1), list_make1(sql), false, false);
+							   list_make1_int(1), list_make1(sql), false, false, false);
 
 	AtEOXact_GUC(false, save_nestlevel);
 	PG_RETURN_TEXT_P(cstring_to_text(sql));
@@ -782,9 +783,17 @@ StreamTableOid(const char *qualified_name)
 ViewShape *
 StreamAnalyzeViewQuery(const char *query_string)
 {
-	List	   *raw = pg_parse_query(query_string);
+	ErrorContextCallback callback;
+	List	   *raw;
 	RawStmt    *rawstmt;
 	ViewShape  *shape = palloc0(sizeof(ViewShape));
+
+	/* Errors point into the view's query, not into the call that gave it. */
+	callback.callback = ViewQueryErrorPosition;
+	callback.arg = (void *) query_string;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+	raw = pg_parse_query(query_string);
 
 	if (list_length(raw) != 1)
 		ereport(ERROR,
@@ -798,7 +807,46 @@ StreamAnalyzeViewQuery(const char *query_string)
 				 errmsg("a continuous view's query must be a SELECT")));
 
 	shape->query = parse_analyze_fixedparams(rawstmt, query_string, NULL, 0, NULL);
+	error_context_stack = callback.previous;
 	return shape;
+}
+
+/*
+ * StreamIsViewTable tells whether a relation is the result table (or the
+ * view) of a continuous view or transform.
+ */
+bool
+StreamIsViewTable(Oid relid)
+{
+	bool		found;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT 1 FROM stream_ext.continuous_view WHERE result = $1::pg_catalog.oid",
+							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(relid)}, NULL,
+							  true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the continuous views");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
+ * ViewQueryErrorPosition makes the position of an error in a view's query
+ * a position in that query, as the error of a query in a PL/pgSQL
+ * function is: shown under the query, not under the statement that
+ * created the view.
+ */
+static void
+ViewQueryErrorPosition(void *arg)
+{
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery((const char *) arg);
+	}
 }
 
 /*
@@ -969,6 +1017,12 @@ CheckFromItems(ViewShape *shape)
 	}
 	if (shape->stream_rti == 0)
 	{
+		if (shape->lookups != NIL && StreamIsViewTable(linitial_oid(shape->lookups)))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a stream", get_rel_name(linitial_oid(shape->lookups))),
+					 errdetail("It is the result table of a continuous view, which its batches update in place."),
+					 errhint("Give that view output_stream => 'a_stream', and aggregate its states with stream_ext.combine() in a view over that stream.")));
 		if (shape->lookups != NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),

@@ -70,6 +70,7 @@ typedef struct ViewDefinition
 	Interval   *step;
 	Interval   *ttl;
 	Interval   *session_gap;
+	char	   *on_error;
 
 	/* Made of it. */
 	char	   *definition;		/* the query resolved (view_definition.c) */
@@ -172,6 +173,7 @@ ViewArguments(FunctionCallInfo fcinfo, ViewDefinition *def)
 	def->step = PG_ARGISNULL(13) ? NULL : PG_GETARG_INTERVAL_P(13);
 	def->ttl = PG_ARGISNULL(14) ? NULL : PG_GETARG_INTERVAL_P(14);
 	def->session_gap = PG_ARGISNULL(15) ? NULL : PG_GETARG_INTERVAL_P(15);
+	def->on_error = PG_ARGISNULL(16) ? "stop" : text_to_cstring(PG_GETARG_TEXT_PP(16));
 	def->owner = GetUserId();
 	def->timezone = pstrdup(GetConfigOption("TimeZone", false, false));
 	def->datestyle = pstrdup(GetConfigOption("DateStyle", false, false));
@@ -216,6 +218,11 @@ ParseViewOptions(ViewDefinition *def)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("emit => 'final' needs notify or output_stream"),
 				 errhint("emit says what the notify channel and the output stream get; append_to records closed windows without it.")));
+	if (strcmp(def->on_error, "stop") != 0 && strcmp(def->on_error, "skip") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid on_error \"%s\"", def->on_error),
+				 errhint("Use 'stop' (the view goes to error, its events wait) or 'skip' (the events its query fails on go to stream_ext.dead_letters).")));
 	if (strcmp(def->late, "update") == 0 || strcmp(def->late, "drop") == 0 ||
 		strcmp(def->late, "adjust") == 0)
 		options->late = def->late[0];
@@ -347,8 +354,25 @@ AnalyzeContinuousView(ViewDefinition *def)
 	if (shape->window != NULL)
 	{
 		StreamWindow *w = shape->window;
+		bool		isnull;
+		Datum		size;
 
 		SPI_connect();
+
+		/* A month has no fixed length: date_bin() could not bin by it. */
+		if (SPI_execute(psprintf("SELECT %s, %s", w->size, w->hop ? w->slide : "NULL::pg_catalog.interval"),
+						true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not check the window of %s", def->result_table);
+		for (int i = 1; i <= 2; i++)
+		{
+			size = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i, &isnull);
+			if (!isnull && DatumGetIntervalP(size)->month != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a window's %s must be free of months and years", i == 1 ? "size" : "slide"),
+						 errdetail("Months and years have no fixed length, so events cannot be binned by them."),
+						 errhint("Write it in days, hours, minutes or seconds, e.g. '30 days'; for calendar months, group by date_trunc('month', ts) instead of a window.")));
+		}
 		if (SPI_execute(w->hop ?
 						psprintf("SELECT * FROM stream_ext.hop(pg_catalog.now(), %s, %s, %s)",
 								 w->size, w->slide, w->origin) :
@@ -414,6 +438,8 @@ CreateViewTables(ViewDefinition *def)
 		def->result_oid = StreamCreateViewTable(shape, layout, def->result_table);
 		layout->table = def->result_oid;
 		def->state_oid = InvalidOid;
+		StreamRunDDL(psprintf("COMMENT ON TABLE %s IS %s", def->result_table,
+							  quote_literal_cstr("stream_ext: the result table of a continuous view, written by its batches only (stream_ext.continuous_views has its query)")));
 
 		/*
 		 * Only the worker's batches write it (guard.c); the trigger is
@@ -451,9 +477,13 @@ CreateViewTables(ViewDefinition *def)
 	StreamRunDDL(psprintf("ALTER TABLE %s OWNER TO %s", state_table,
 						  quote_identifier(GetUserNameFromId(def->owner, false))));
 	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
+	StreamRunDDL(psprintf("COMMENT ON TABLE %s IS %s", state_table,
+						  quote_literal_cstr("stream_ext: the steps of a sliding-window continuous view, read through that view")));
 	StreamRunDDL(psprintf("CREATE VIEW %s AS %s", def->result_table,
 						  StreamSlidingSelect(shape, layout, &def->options, def->state_oid)));
 	def->result_oid = StreamTableOid(def->result_table);
+	StreamRunDDL(psprintf("COMMENT ON VIEW %s IS %s", def->result_table,
+						  quote_literal_cstr("stream_ext: a sliding-window continuous view: its steps of the last sliding interval combined (stream_ext.continuous_views has its query)")));
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 	snprintf(state_name, sizeof(state_name), "%.*s_%u_state",
 			 pg_mbcliplen(def->rv->relname, strlen(def->rv->relname), 40), def->rv->relname,
@@ -518,12 +548,12 @@ static void
 InsertViewRow(ViewDefinition *def, uint32 part)
 {
 	ViewShape  *shape = def->shape;
-	Oid			argtypes[25] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID,
+	Oid			argtypes[26] = {OIDOID, OIDOID, TEXTOID, OIDOID, TEXTOID,
 		OIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, BOOLOID, TEXTOID,
 		TEXTOID, OIDOID, INTERVALOID, TEXTOID, INTERVALOID, BOOLOID, OIDOID,
-	INTERVALOID, INTERVALOID, INTERVALOID, INTERVALOID, INT4OID};
-	Datum		values[25];
-	char		nulls[25];
+	INTERVALOID, INTERVALOID, INTERVALOID, INTERVALOID, INT4OID, TEXTOID};
+	Datum		values[26];
+	char		nulls[26];
 
 #define OPTIONAL(i, cond, datum) \
 	(nulls[i] = (cond) ? ' ' : 'n', values[i] = (cond) ? (datum) : (Datum) 0)
@@ -554,6 +584,7 @@ InsertViewRow(ViewDefinition *def, uint32 part)
 	OPTIONAL(22, def->ttl != NULL, IntervalPGetDatum(def->ttl));
 	OPTIONAL(23, def->session_gap != NULL, IntervalPGetDatum(def->session_gap));
 	values[24] = Int32GetDatum((int32) part);
+	values[25] = CStringGetTextDatum(def->on_error);
 #undef OPTIONAL
 	SPI_connect();
 	if (SPI_execute_with_args("INSERT INTO stream_ext.continuous_view"
@@ -561,7 +592,7 @@ InsertViewRow(ViewDefinition *def, uint32 part)
 							  "  timezone, datestyle, search_path, batch_size,"
 							  "  state, progress, notify, emit, append_to,"
 							  "  allowed_lateness, late, max_future, watermarked, output_stream,"
-							  "  sliding, step, ttl, session_gap, part)"
+							  "  sliding, step, ttl, session_gap, part, on_error)"
 							  " VALUES ($1::pg_catalog.oid, $2::pg_catalog.oid, $3,"
 							  "  $4::pg_catalog.oid, $5, $6::pg_catalog.oid, $7, $8, $9,"
 							  "  $10, $11,"
@@ -569,8 +600,8 @@ InsertViewRow(ViewDefinition *def, uint32 part)
 							  "       ELSE pg_catalog.pg_current_snapshot() END, $13, $14,"
 							  "  $15::pg_catalog.oid, COALESCE($16, '0'::pg_catalog.interval), $17,"
 							  "  COALESCE($18, '1 hour'::pg_catalog.interval), $19,"
-							  "  $20::pg_catalog.oid, $21, $22, $23, $24, $25)",
-							  25, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+							  "  $20::pg_catalog.oid, $21, $22, $23, $24, $25, $26)",
+							  26, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not register continuous view %s", def->result_table);
 	SPI_finish();
 }

@@ -210,7 +210,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(new_query);
 	if (SPI_execute_with_args(psprintf("SELECT stream_ext.create_continuous_view(%s, $2, c.batch_size,"
 									   " true, false, c.notify, c.emit, NULL, c.allowed_lateness, c.late,"
-									   " c.max_future, NULL, NULL, NULL, c.ttl, NULL)"
+									   " c.max_future, NULL, NULL, NULL, c.ttl, NULL, c.on_error)"
 									   " FROM stream_ext.continuous_view c WHERE c.result = $1::pg_catalog.oid",
 									   quote_literal_cstr(quote_qualified_identifier(schema, temp_name))),
 							  2, (Oid[]) {OIDOID, TEXTOID}, values, NULL, false, 1) != SPI_OK_SELECT ||

@@ -44,7 +44,8 @@ StreamWorkerSlot *MyStreamWorkerSlot = NULL;
 
 static bool ExtensionPresent(bool *outdated);
 static const char *const injection_points[] = {
-	"batch-bounds", "batch-applied", "batch-progress", "batch-committed", "prune-truncated"
+	"batch-bounds", "batch-applied", "batch-progress", "batch-skipped", "batch-committed",
+	"prune-truncated"
 };
 static void OverrideSettings(void);
 static void WorkerExit(StreamWorkerExit reason) pg_attribute_noreturn();

@@ -29,6 +29,7 @@ CREATE TABLE stream_ext.continuous_view (
     allowed_lateness interval NOT NULL DEFAULT '0',
     late         text NOT NULL DEFAULT 'update' CHECK (late IN ('update', 'drop', 'adjust')),
     max_future   interval NOT NULL DEFAULT '1 hour',  -- later event times do not move the watermark
+    on_error     text NOT NULL DEFAULT 'stop' CHECK (on_error IN ('stop', 'skip')),  -- events its query fails on
     max_event_time timestamptz,            -- largest event time applied (within max_future)
     watermark    timestamptz,              -- max_event_time - allowed_lateness, never back
     owner        regrole NOT NULL,         -- role the batches run as
@@ -44,6 +45,7 @@ CREATE TABLE stream_ext.continuous_view (
     notifications bigint NOT NULL DEFAULT 0,   -- NOTIFY payloads sent (at commit)
     notifications_skipped bigint NOT NULL DEFAULT 0,  -- not sent: queue half full, row too large
     late_events  bigint NOT NULL DEFAULT 0,    -- events for windows already closed
+    events_skipped bigint NOT NULL DEFAULT 0,  -- events its query failed on, kept in dead_letter
     windows_closed bigint NOT NULL DEFAULT 0,  -- windows emitted when they closed
     corrections  bigint NOT NULL DEFAULT 0,    -- closed windows emitted again, changed
     retries      bigint NOT NULL DEFAULT 0,    -- batches retried after a transient error
@@ -61,6 +63,24 @@ CREATE TABLE stream_ext.continuous_view (
 COMMENT ON TABLE stream_ext.continuous_view IS 'stream_ext: continuous views';
 SELECT pg_catalog.pg_extension_config_dump('stream_ext.continuous_view', '');
 GRANT SELECT ON stream_ext.continuous_view TO PUBLIC;
+
+-- Events a view with on_error => 'skip' left out of its batches because
+-- its query failed on them (apply.c), with the error; written in the
+-- batch's transaction, so that each is either applied or kept here, once.
+CREATE TABLE stream_ext.dead_letter (
+    view         regclass NOT NULL,        -- the view (its result table)
+    stream       regclass NOT NULL,        -- the stream the event is in
+    event        jsonb NOT NULL,           -- the event's columns
+    error        text NOT NULL,            -- the message its evaluation failed with
+    error_code   text NOT NULL,            -- its SQLSTATE
+    error_detail text,
+    error_hint   text,
+    error_context text,
+    failed_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON stream_ext.dead_letter (view);
+COMMENT ON TABLE stream_ext.dead_letter IS 'stream_ext: events continuous views skipped (on_error => ''skip'')';
+SELECT pg_catalog.pg_extension_config_dump('stream_ext.dead_letter', '');
 
 CREATE FUNCTION stream_ext._guard_result()
 RETURNS trigger
@@ -83,13 +103,14 @@ CREATE FUNCTION stream_ext.create_continuous_view(name text, query text,
                                                   sliding interval DEFAULT NULL,
                                                   step interval DEFAULT NULL,
                                                   ttl interval DEFAULT NULL,
-                                                  session_gap interval DEFAULT NULL)
+                                                  session_gap interval DEFAULT NULL,
+                                                  on_error text DEFAULT 'stop')
 RETURNS regclass
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'stream_ext_create_continuous_view';
 COMMENT ON FUNCTION stream_ext.create_continuous_view(text, text, integer, boolean, boolean, text,
                                                       text, text, interval, text, interval, text,
-                                                      interval, interval, interval, interval) IS
+                                                      interval, interval, interval, interval, text) IS
     'creates a continuous view: a result table kept up to date with the query over the events of a stream';
 
 -- Output streams (view.c): the columns of a stream that hold aggregate
@@ -148,18 +169,18 @@ AS 'MODULE_PATHNAME', 'stream_ext_replace_continuous_view';
 COMMENT ON FUNCTION stream_ext.replace_continuous_view(text, text) IS
     'gives a continuous view a new query whose results follow from its stored states (keys dropped, aggregates among the old ones)';
 
-CREATE FUNCTION stream_ext.flush(timeout interval DEFAULT '30 s')
+CREATE FUNCTION stream_ext.flush(timeout interval DEFAULT '30 s', strict boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'stream_ext_flush';
-COMMENT ON FUNCTION stream_ext.flush(interval) IS
-    'returns once every event committed before the call is reflected in every active continuous view';
+COMMENT ON FUNCTION stream_ext.flush(interval, boolean) IS
+    'returns once every event committed before the call is reflected in every active continuous view; views in error are reported by a warning (an error with strict)';
 
 CREATE VIEW stream_ext.continuous_views AS
 SELECT c.result AS name, c.query, c.stream, c.result AS result_table, c.state,
        c.owner, c.batch_size, c.notify, c.emit, c.append_to, c.output_stream, c.allowed_lateness,
        c.late, c.max_future, c.sliding, c.step, c.ttl, c.session_gap, c.batches, c.last_batch_at, c.last_error,
-       c.created_at
+       c.created_at, c.on_error
   FROM stream_ext.continuous_view c
  WHERE c.kind = 'view' AND pg_catalog.has_table_privilege(c.result, 'SELECT');
 GRANT SELECT ON stream_ext.continuous_views TO PUBLIC;

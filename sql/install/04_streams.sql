@@ -482,6 +482,12 @@ BEGIN
      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
        AND v.result::oid = d.objid;
 
+    -- A dropped view's dead letters go with it; a dropped stream's too.
+    DELETE FROM stream_ext.dead_letter x
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND d.objid IN (x.view::oid, x.stream::oid);
+
     DELETE FROM stream_ext.stream s
      USING pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0

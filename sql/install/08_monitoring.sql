@@ -2,7 +2,8 @@
 -- Views
 -- ---------------------------------------------------------------------
 
-CREATE FUNCTION stream_ext._events_waiting(stream regclass)
+-- The events a stream holds (counted: a scan of the stream).
+CREATE FUNCTION stream_ext._events_stored(stream regclass)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -14,22 +15,6 @@ BEGIN
     RETURN n;
 END;
 $$;
-
-CREATE VIEW stream_ext.streams AS
-SELECT s.relid AS stream,
-       s.event_time,
-       s.arrival_column,
-       s.segments,
-       s.created_at,
-       stream_ext._events_waiting(s.relid) AS events_waiting,
-       s.retention,
-       s.system_identifier <> stream_ext._system_identifier() AS restore_pending,
-       COALESCE(s.segment_size,
-                pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size
-  FROM stream_ext.stream s
- WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
-COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
-GRANT SELECT ON stream_ext.streams TO PUBLIC;
 
 -- What a view has still to consume: the events of its stream its progress
 -- has not seen, and how long the oldest of them has waited (by its arrival
@@ -67,6 +52,26 @@ BEGIN
 END;
 $$;
 
+-- events_waiting: what the view furthest behind has still to consume.
+CREATE VIEW stream_ext.streams AS
+SELECT s.relid AS stream,
+       s.event_time,
+       s.arrival_column,
+       s.segments,
+       s.created_at,
+       (SELECT COALESCE(max(b.events_waiting), 0)
+          FROM stream_ext.continuous_view c, LATERAL stream_ext._view_backlog(c.result) b
+         WHERE c.stream = s.relid) AS events_waiting,
+       s.retention,
+       s.system_identifier <> stream_ext._system_identifier() AS restore_pending,
+       COALESCE(s.segment_size,
+                pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size,
+       stream_ext._events_stored(s.relid) AS events_stored
+  FROM stream_ext.stream s
+ WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
+COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
+GRANT SELECT ON stream_ext.streams TO PUBLIC;
+
 CREATE FUNCTION stream_ext.worker_state()
 RETURNS text
 LANGUAGE C VOLATILE PARALLEL RESTRICTED
@@ -99,7 +104,8 @@ SELECT c.result AS view,
        c.last_error_hint,
        c.last_error_context,
        c.last_error_at,
-       stream_ext.worker_state() AS worker
+       stream_ext.worker_state() AS worker,
+       c.events_skipped
   FROM stream_ext.continuous_view c
        JOIN stream_ext.stream s ON s.relid = c.stream,
        LATERAL stream_ext._view_backlog(c.result) b
@@ -107,6 +113,17 @@ SELECT c.result AS view,
 COMMENT ON VIEW stream_ext.stats IS
     'stream_ext: per continuous view, what its batches did and what waits for it; counters are kept with the results and survive restarts';
 GRANT SELECT ON stream_ext.stats TO PUBLIC;
+
+-- The events views skipped, to whoever may read the view and the stream.
+CREATE VIEW stream_ext.dead_letters AS
+SELECT d.view, d.stream, d.event, d.error, d.error_code, d.error_detail, d.error_hint,
+       d.error_context, d.failed_at
+  FROM stream_ext.dead_letter d
+ WHERE pg_catalog.has_table_privilege(d.view, 'SELECT')
+   AND pg_catalog.has_table_privilege(d.stream, 'SELECT');
+COMMENT ON VIEW stream_ext.dead_letters IS
+    'stream_ext: events continuous views with on_error => ''skip'' left out, with the error their query failed with';
+GRANT SELECT ON stream_ext.dead_letters TO PUBLIC;
 
 CREATE VIEW stream_ext.workers AS
 SELECT a.pid,

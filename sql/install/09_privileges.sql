@@ -7,7 +7,7 @@
 -- functions that a view's batches (run as the view's owner), the
 -- monitoring views and hop() evaluate as their caller: _system_identifier,
 -- _snapshot_before, _detoast, _keep, _checked_slide, _pane,
--- _events_waiting and _view_backlog (test/sql/internal_privileges.sql
+-- _events_stored and _view_backlog (test/sql/internal_privileges.sql
 -- lists them).
 -- ---------------------------------------------------------------------
 

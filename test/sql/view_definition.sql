@@ -34,6 +34,17 @@ CREATE TABLE d.big (k int, v int);
 SELECT stream_ext.create_transform('d.big_events', $$
     SELECT k, v FROM d.events WHERE v >= 8$$, 'd.big') IS NOT NULL AS created;
 
+-- Each object says what it is.
+SELECT c.oid::regclass AS object, obj_description(c.oid, 'pg_class') AS comment
+  FROM pg_class c WHERE c.oid IN ('d.events'::regclass, 'd.by_name'::regclass, 'd.big_events'::regclass)
+ ORDER BY 1::text;
+-- Errors in a view's query point into the query.
+\set VERBOSITY default
+SELECT stream_ext.create_continuous_view('d.bad', $$
+    SELECT k, count(*) FROM d.events WHERE nosuch > 1 GROUP BY k$$);
+-- A view over another view's result table is told about output streams.
+SELECT stream_ext.create_continuous_view('d.bad', $$SELECT name, sum(events) FROM d.by_name GROUP BY name$$);
+
 -- What the catalog keeps: the query resolved, every name qualified.
 SELECT result, definition FROM stream_ext.continuous_view
  WHERE result::text LIKE 'd.%' ORDER BY result::text;

@@ -206,7 +206,7 @@ SELECT line FROM (
 ) c (kind, line)
 ORDER BY kind, line};
 my $streams_sql = q{
-SELECT string_agg(format('%s %s %s %s', stream, event_time, arrival_column, events_waiting), ', '
+SELECT string_agg(format('%s %s %s %s', stream, event_time, arrival_column, events_stored), ', '
                   ORDER BY stream::text)
   FROM stream_ext.streams WHERE stream::text <> 'probe'};
 

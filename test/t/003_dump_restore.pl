@@ -87,7 +87,7 @@ SELECT line FROM (
 ORDER BY kind, line};
 my $source_catalog = $node->safe_psql('source', $catalog_sql);
 my $streams_sql = q{
-SELECT stream, event_time, arrival_column, segments, created_at, events_waiting
+SELECT stream, event_time, arrival_column, segments, created_at, events_stored
   FROM stream_ext.streams ORDER BY stream::text};
 my $source_streams = $node->safe_psql('source', $streams_sql);
 like($source_catalog,
@@ -191,7 +191,7 @@ SELECT count(*) FILTER (WHERE stream_ext_tx >> 48 = 0
 COMMIT;}),
 	'4/4', 'new events in the restored streams carry slot 0 and their own transaction');
 is( $node->safe_psql('restored', q{
-SELECT string_agg(stream || ' ' || events_waiting, ', ' ORDER BY stream::text) FROM stream_ext.streams}),
+SELECT string_agg(stream || ' ' || events_stored, ', ' ORDER BY stream::text) FROM stream_ext.streams}),
 	'clicks 205, sensor_events 505', 'the restored streams count the new events');
 
 # Restore without stream_ext.restoring: pg_restore goes on after errors
