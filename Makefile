@@ -40,6 +40,7 @@ OBJS = \
 	src/launcher.o \
 	src/worker.o \
 	src/utility.o \
+	src/ddl.o \
 	src/upgrade.o \
 	src/privilege.o
 

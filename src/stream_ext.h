@@ -236,9 +236,22 @@ extern void StreamDropView(Oid view);
 extern void StreamUtilityInstallHook(void);
 extern bool StreamRunningOwnDDL;
 
+/* ddl.c: native DDL (utility.c) */
+struct CreateStmt;
+struct CreateTableAsStmt;
+struct DropStmt;
+struct Node;
+typedef struct StreamDeclaration StreamDeclaration;
+extern StreamDeclaration *StreamDDLStreamTable(struct CreateStmt *stmt, struct CreateStmt **plain);
+extern void StreamDDLRegisterStream(StreamDeclaration *declaration);
+extern bool StreamDDLCreateView(struct CreateTableAsStmt *stmt);
+extern struct DropStmt *StreamDDLDropViews(struct DropStmt *stmt);
+extern struct Node *StreamDDLAlterView(struct Node *parsetree);
+extern void StreamDDLOwnerChanged(Oid relid);
+
 /* view_definition.c (around RENAME and SET SCHEMA) */
 extern List *StreamDefinitionsBeforeDDL(void);
-extern void StreamDefinitionsAfterDDL(List *analyzed);
+extern void StreamDefinitionsAfterDDL(List *analyzed, struct Node *parsetree);
 
 /* result_table.c: one DDL statement of stream_ext's own */
 extern void StreamRunDDL(const char *sql);

@@ -11,6 +11,10 @@
  *	- RENAME and SET SCHEMA of what a view's query may name: each view's
  *	  resolved query is analyzed before and deparsed after the command, so
  *	  that it names what it named under the new names (view_definition.c).
+ *	- CREATE TABLE and CREATE MATERIALIZED VIEW with stream_ext options,
+ *	  and DROP, ALTER, RENAME and COMMENT ON MATERIALIZED VIEW of a
+ *	  continuous view (ddl.c); ALTER ... OWNER TO of a view's table makes
+ *	  its batches run as the new owner.
  *	- DROP EXTENSION stream_ext first releases the user's tables (streams,
  *	  result tables, sources become plain tables with their data), and
  *	  wakes the database's worker at commit, so
@@ -20,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -40,6 +45,7 @@ static void StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								 DestReceiver *dest, QueryCompletion *qc);
 static void StopWorkerOf(const char *dbname);
 static bool MayRenameWhatQueriesName(Node *parsetree);
+static bool ChangesOwner(AlterTableStmt *stmt);
 
 /* StreamRunDDL is running stream_ext's own DDL: no definition follows it. */
 bool		StreamRunningOwnDDL = false;
@@ -65,6 +71,53 @@ StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	List	   *definitions = NIL;
+	StreamDeclaration *register_stream = NULL;
+	Oid			new_owner_of = InvalidOid;
+
+	/* Native DDL of streams and continuous views (ddl.c). */
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateStmt:
+			{
+				CreateStmt *plain;
+
+				register_stream = StreamDDLStreamTable((CreateStmt *) parsetree, &plain);
+				if (register_stream != NULL)
+					parsetree = (Node *) plain;
+			}
+			break;
+		case T_CreateTableAsStmt:
+			if (StreamDDLCreateView((CreateTableAsStmt *) parsetree))
+				return;
+			break;
+		case T_DropStmt:
+			parsetree = (Node *) StreamDDLDropViews((DropStmt *) parsetree);
+			if (parsetree == NULL)
+				return;
+			break;
+		case T_AlterTableStmt:
+		case T_RenameStmt:
+		case T_AlterObjectSchemaStmt:
+		case T_CommentStmt:
+		case T_RefreshMatViewStmt:
+			parsetree = StreamDDLAlterView(parsetree);
+			if (parsetree == NULL)
+				return;
+			if (IsA(parsetree, AlterTableStmt) && ChangesOwner((AlterTableStmt *) parsetree))
+				new_owner_of = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+			break;
+		default:
+			break;
+	}
+	if (parsetree != pstmt->utilityStmt)
+	{
+		PlannedStmt *changed = makeNode(PlannedStmt);
+
+		memcpy(changed, pstmt, sizeof(PlannedStmt));
+		changed->utilityStmt = parsetree;
+		pstmt = changed;
+		readOnlyTree = false;
+	}
 
 	switch (nodeTag(parsetree))
 	{
@@ -130,7 +183,33 @@ StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	StreamDefinitionsAfterDDL(definitions);
+	StreamDefinitionsAfterDDL(definitions, parsetree);
+	if (register_stream != NULL)
+	{
+		CommandCounterIncrement();
+		StreamDDLRegisterStream(register_stream);
+	}
+	if (OidIsValid(new_owner_of))
+	{
+		CommandCounterIncrement();
+		StreamDDLOwnerChanged(new_owner_of);
+	}
+}
+
+/*
+ * ChangesOwner tells whether an ALTER TABLE gives the table a new owner.
+ */
+static bool
+ChangesOwner(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_ChangeOwner)
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -25,6 +25,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -507,28 +508,52 @@ AnalyzeQuietly(StoredView *v, MemoryContext cxt)
 
 /*
  * StreamDefinitionsAfterDDL deparses the queries StreamDefinitionsBeforeDDL
- * analyzed, now that the command has renamed or moved what they name, and
- * records those that changed.
+ * analyzed, now that the command (parsetree) has renamed or moved what
+ * they name, and records those that changed.  A column of a view's own
+ * table renamed is an output column of its query renamed.
  */
 void
-StreamDefinitionsAfterDDL(List *analyzed)
+StreamDefinitionsAfterDDL(List *analyzed, Node *parsetree)
 {
 	Oid			save_userid;
 	int			save_sec_context;
 	int			owner_nestlevel;
 	ListCell   *lc;
+	Oid			renamed_in = InvalidOid;
+	RenameStmt *rename = NULL;
 
 	if (analyzed == NIL)
 		return;
 	CommandCounterIncrement();
+	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&
+		((RenameStmt *) parsetree)->relation != NULL)
+	{
+		rename = (RenameStmt *) parsetree;
+		renamed_in = RangeVarGetRelid(rename->relation, NoLock, true);
+	}
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 	SPI_connect();
 	foreach(lc, analyzed)
 	{
 		AnalyzedDefinition *a = lfirst(lc);
-		int			nestlevel = DefinitionSettings(a->view);
-		char	   *definition = DeparseQuery(a->query);
+		int			nestlevel;
+		char	   *definition;
 		Datum		values[2];
+
+		if (OidIsValid(renamed_in) && a->view->result == renamed_in)
+		{
+			ListCell   *lt;
+
+			foreach(lt, a->query->targetList)
+			{
+				TargetEntry *tle = lfirst_node(TargetEntry, lt);
+
+				if (!tle->resjunk && strcmp(tle->resname, rename->subname) == 0)
+					tle->resname = pstrdup(rename->newname);
+			}
+		}
+		nestlevel = DefinitionSettings(a->view);
+		definition = DeparseQuery(a->query);
 
 		AtEOXact_GUC(false, nestlevel);
 		if (strcmp(definition, a->view->definition) == 0)

@@ -32,8 +32,8 @@ $node->safe_psql('source', q{
 CREATE EXTENSION stream_ext;
 CREATE TABLE sensor_events (sensor_id int NOT NULL, temp float8, ts timestamptz NOT NULL);
 SELECT stream_ext.create_stream('sensor_events', event_time => 'ts');
-CREATE TABLE clicks (page text, user_id int);
-SELECT stream_ext.create_stream('clicks');
+-- Declared by DDL: the same stream as create_stream('clicks') makes.
+CREATE TABLE clicks (page text, user_id int) WITH (stream_ext.stream);
 
 BEGIN;
 INSERT INTO sensor_events
@@ -63,6 +63,11 @@ INSERT INTO clicks VALUES ('/rolled-back', -2);
 ROLLBACK;
 
 INSERT INTO clicks VALUES ('/last', 300);
+
+-- A continuous view made by DDL, caught up before the dump.
+CREATE MATERIALIZED VIEW page_hits WITH (stream_ext.continuous, stream_ext.backfill = true) AS
+    SELECT page, count(*) AS hits, max(user_id) AS last_user FROM clicks GROUP BY page;
+SELECT stream_ext.flush();
 });
 
 # Sanity of the source: the events that committed, in three transactions.
@@ -193,6 +198,18 @@ COMMIT;}),
 is( $node->safe_psql('restored', q{
 SELECT string_agg(stream || ' ' || events_stored, ', ' ORDER BY stream::text) FROM stream_ext.streams}),
 	'clicks 205, sensor_events 505', 'the restored streams count the new events');
+
+# The DDL-made view is restored with its results and goes on from them;
+# the stream keeps every event here (its segments never fill).
+$node->safe_psql('restored', 'SELECT stream_ext.flush()');
+is( $node->safe_psql('restored', q{
+SELECT (SELECT count(*) FROM (SELECT * FROM page_hits EXCEPT ALL
+                              SELECT page, count(*), max(user_id) FROM clicks GROUP BY page) x)
+    || ' ' || (SELECT count(*) FROM (SELECT page, count(*), max(user_id) FROM clicks GROUP BY page
+                                     EXCEPT ALL SELECT * FROM page_hits) x)
+    || ' ' || (SELECT sum(hits) FROM page_hits)
+    || ' ' || (SELECT state FROM stream_ext.continuous_views WHERE name = 'page_hits'::regclass)}),
+	'0 0 205 active', 'the view made by CREATE MATERIALIZED VIEW is restored and applies the new events');
 
 # Restore without stream_ext.restoring: pg_restore goes on after errors
 # and reports one for each segment that holds events (the other

@@ -144,6 +144,8 @@ run_demo() {
     fi
     rm -rf "$dir"
     as_runner mkdir -p "$dir"
+    # A directory the cluster's user can enter: psql and pg_ctl run there.
+    cd "$dir"
     log "starting a throwaway cluster in $dir (port $port)"
     as_runner "$bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
     cat >>"$dir/data/postgresql.conf" <<EOF
@@ -165,8 +167,13 @@ EOF
         -f "$dir/listen.sql" 2>/dev/null &
     listener=$!
     sleep 0.5
+    # The README's Quickstart, as written, runs first.
+    awk '/^## Quickstart/ { q = 1 } q && /^```sql/ { f = 1; next } f && /^```/ { exit } f' \
+        "$top/README.md" >"$dir/quickstart.sql"
+    chmod a+r "$dir/quickstart.sql"
     as_runner "$bindir/psql" -X -h "$dir" -p "$port" -U postgres -d postgres \
-        -v ON_ERROR_STOP=1 -v datadir="$work/test/tools" -e -f "$work/test/tools/demo.sql"
+        -v ON_ERROR_STOP=1 -v datadir="$work/test/tools" -v quickstart="$dir/quickstart.sql" \
+        -e -f "$work/test/tools/demo.sql"
     kill "$listener" 2>/dev/null || true
     wait "$listener" 2>/dev/null || true
     log "stopping the cluster; the server log is $dir/server.log"
@@ -178,6 +185,8 @@ run_bench() {
     local port=54330 dir=$work/.bench
     rm -rf "$dir"
     as_runner mkdir -p "$dir"
+    # A directory the cluster's user can enter: psql and pg_ctl run there.
+    cd "$dir"
     log "starting a throwaway cluster in $dir (port $port)"
     as_runner "$bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
     cat >>"$dir/data/postgresql.conf" <<EOF
