@@ -218,6 +218,12 @@ COMMENT ON FUNCTION stream_ext.replace_continuous_view(text, text) IS
     'gives a continuous view a new query whose results follow from its stored states (keys dropped, aggregates among the old ones)';
 
 DROP FUNCTION stream_ext._create_transform(text, text, regclass, integer, boolean, boolean);
+CREATE FUNCTION stream_ext.set_on_error(name text, on_error text)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_set_on_error';
+COMMENT ON FUNCTION stream_ext.set_on_error(text, text) IS
+    'what a continuous view''s batches do with the events its query fails on: stop (the view goes to error) or skip (dead letters)';
 
 -- flush() reports views in error by a warning unless strict.
 DROP FUNCTION stream_ext.flush(interval);

@@ -16,7 +16,7 @@
  *	  COMMENT ON MATERIALIZED VIEW of a continuous view act on what it is:
  *	  its result table (or, for a sliding window, its view); ALTER
  *	  MATERIALIZED VIEW ... SET (stream_ext.paused = true | false) pauses
- *	  and resumes it; REFRESH MATERIALIZED VIEW says it is never stale.
+ *	  and resumes it, SET (stream_ext.on_error = ...) is set_on_error(); REFRESH MATERIALIZED VIEW says it is never stale.
  *
  * A continuous view is not a materialized view in the catalog (psql's \dm
  * does not list it): it is its result table, which stream_ext's batches
@@ -334,11 +334,22 @@ StreamDDLAlterView(Node *parsetree)
 					{
 						DefElem    *opt = lfirst_node(DefElem, lo);
 
+						if (strcmp(opt->defname, "on_error") == 0)
+						{
+							Oid			types[2] = {TEXTOID, TEXTOID};
+							Datum		args[2] = {CStringGetTextDatum(StreamQualifiedName(view)),
+							CStringGetTextDatum(defGetString(opt))};
+							bool		nulls[2] = {false, false};
+							bool		isnull;
+
+							(void) StreamCallInternal("set_on_error", 2, types, args, nulls, &isnull);
+							continue;
+						}
 						if (strcmp(opt->defname, "paused") != 0)
 							ereport(ERROR,
 									(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 									 errmsg("stream_ext option \"%s\" of a continuous view cannot be changed", opt->defname),
-									 errhint("Only stream_ext.paused can; for the others create the view again beside it (backfill) and swap their names, or use stream_ext.replace_continuous_view().")));
+									 errhint("Only stream_ext.paused and stream_ext.on_error can; for the others create the view again beside it (backfill) and swap their names, or use stream_ext.replace_continuous_view().")));
 						CallByName(opt->arg == NULL || defGetBoolean(opt) ?
 								   "pause_continuous_view" : "resume_continuous_view", view);
 					}

@@ -27,6 +27,7 @@
 PG_FUNCTION_INFO_V1(stream_ext_pause_continuous_view);
 PG_FUNCTION_INFO_V1(stream_ext_resume_continuous_view);
 PG_FUNCTION_INFO_V1(stream_ext_drop_continuous_view);
+PG_FUNCTION_INFO_V1(stream_ext_set_on_error);
 PG_FUNCTION_INFO_V1(stream_ext_pause_transform);
 PG_FUNCTION_INFO_V1(stream_ext_resume_transform);
 PG_FUNCTION_INFO_V1(stream_ext_drop_transform);
@@ -53,6 +54,48 @@ Datum
 stream_ext_drop_continuous_view(PG_FUNCTION_ARGS)
 {
 	StreamDropView(ViewByName(PG_GETARG_TEXT_PP(0), false));
+	PG_RETURN_VOID();
+}
+
+/*
+ * set_on_error(name text, on_error text): what the view's batches do with
+ * the events its query fails on from now on; 'skip' lets a view in error
+ * go on without them once resumed.
+ */
+Datum
+stream_ext_set_on_error(PG_FUNCTION_ARGS)
+{
+	Oid			view;
+	char	   *on_error;
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("set_on_error needs a view and 'stop' or 'skip'")));
+	view = ViewByName(PG_GETARG_TEXT_PP(0), false);
+	on_error = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(on_error, "stop") != 0 && strcmp(on_error, "skip") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid on_error \"%s\"", on_error),
+				 errhint("Use 'stop' (the view goes to error, its events wait) or 'skip' (the events its query fails on go to stream_ext.dead_letters).")));
+	StreamCheckOwner(view);
+	values[0] = ObjectIdGetDatum(view);
+	values[1] = CStringGetTextDatum(on_error);
+	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view SET on_error = $2"
+							  " WHERE result = $1::pg_catalog.oid",
+							  2, (Oid[]) {OIDOID, TEXTOID}, values, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		elog(ERROR, "could not set on_error of continuous view %u", view);
+	SPI_finish();
+	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
+	StreamWakeWorkerAtCommit();
 	PG_RETURN_VOID();
 }
 

@@ -169,6 +169,13 @@ AS 'MODULE_PATHNAME', 'stream_ext_replace_continuous_view';
 COMMENT ON FUNCTION stream_ext.replace_continuous_view(text, text) IS
     'gives a continuous view a new query whose results follow from its stored states (keys dropped, aggregates among the old ones)';
 
+CREATE FUNCTION stream_ext.set_on_error(name text, on_error text)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'stream_ext_set_on_error';
+COMMENT ON FUNCTION stream_ext.set_on_error(text, text) IS
+    'what a continuous view''s batches do with the events its query fails on: stop (the view goes to error) or skip (dead letters)';
+
 CREATE FUNCTION stream_ext.flush(timeout interval DEFAULT '30 s', strict boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE STRICT

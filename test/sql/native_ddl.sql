@@ -67,7 +67,8 @@ SELECT state FROM stream_ext.continuous_views WHERE name = 'n.per_page'::regclas
 SELECT n.write(2001, 500);
 SELECT stream_ext.flush();
 SELECT sum(hits) AS while_paused FROM n.per_page;
-ALTER MATERIALIZED VIEW n.per_page SET (stream_ext.paused = false);
+ALTER MATERIALIZED VIEW n.per_page SET (stream_ext.paused = false, stream_ext.on_error = 'skip');
+SELECT state, on_error FROM stream_ext.continuous_views WHERE name = 'n.per_page'::regclass;
 SELECT stream_ext.flush();
 SELECT * FROM n.differences();
 

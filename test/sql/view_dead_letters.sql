@@ -99,6 +99,20 @@ SELECT stream_ext.flush();
 SELECT * FROM dl.differences();
 SELECT * FROM dl.dead_letter_differences();
 
+-- A view in error recovers by skipping: on_error set to 'skip', resumed,
+-- it applies every event it waited on but the ones it fails on.
+SELECT stream_ext.set_on_error('dl.fragile', 'skip');
+SELECT stream_ext.resume_continuous_view('dl.fragile');
+SELECT stream_ext.flush();
+SELECT (SELECT count(*) FROM (
+        (SELECT * FROM dl.fragile EXCEPT ALL SELECT k, sum(100 / v) FROM dl.shadow WHERE v <> 0 GROUP BY 1)
+        UNION ALL
+        (SELECT k, sum(100 / v) FROM dl.shadow WHERE v <> 0 GROUP BY 1 EXCEPT ALL SELECT * FROM dl.fragile)) x)
+       AS fragile_differences,
+       (SELECT count(*) FROM stream_ext.dead_letters WHERE view = 'dl.fragile'::regclass) AS fragile_letters,
+       (SELECT count(*) FROM dl.shadow WHERE v = 0) AS bad_events;
+SELECT stream_ext.set_on_error('dl.fragile', 'sometimes');
+
 -- An error no single event causes (a sum too large for its type once
 -- added up) leaves no dead letter: the view goes to error as with stop.
 SELECT stream_ext.create_continuous_view('dl.narrow', $$
