@@ -175,6 +175,10 @@ static List *ActiveViews(void);
 static bool SameGroup(ActiveView *a, ActiveView *b);
 static bool ApplyGroup(List *group, char **stream_end, bool skipping);
 static bool RunBatch(List *group, char **stream_end, bool skipping);
+static List *LockGroupTables(List *group, int *batch_size);
+static void ReportBatch(const char *stream_name, List *views);
+static List *LeaveOutPoison(Oid stream, const char *sql, bool ranged, Oid *argtypes,
+							Datum *values, char *nulls);
 static List *FindPoison(SPIPlanPtr plan, Datum *values, char *nulls, ItemPointer tids,
 						int lo, int hi);
 static void RecordDeadLetters(Oid view, Oid stream, List *poison);
@@ -757,7 +761,6 @@ RunBatch(List *group, char **stream_end, bool skipping)
 	List	   *fragments = NIL;
 	List	   *columns = NIL;
 	List	   *locked = NIL;
-	ListCell   *lc;
 	Oid			argtypes[10];
 	Datum		values[10];
 	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
@@ -779,7 +782,6 @@ RunBatch(List *group, char **stream_end, bool skipping)
 	List	   *later_ends = NIL;
 	char	   *lo_text = NULL;	/* the batch's rows lie between these */
 	char	   *hi_text = NULL;
-	StringInfoData names;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
@@ -799,15 +801,7 @@ RunBatch(List *group, char **stream_end, bool skipping)
 	 * TABLE of a result table takes them (its sql_drop trigger then deletes
 	 * the row); a view dropped meanwhile is left out.
 	 */
-	foreach(lc, group)
-	{
-		ActiveView *v = lfirst(lc);
-
-		LockRelationOid(v->view, RowExclusiveLock);
-		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->view)))
-			locked = lappend(locked, v);
-		batch_size = Min(batch_size, v->batch_size);
-	}
+	locked = LockGroupTables(group, &batch_size);
 	if (locked == NIL)
 	{
 		CommitTransactionCommand();
@@ -834,13 +828,7 @@ RunBatch(List *group, char **stream_end, bool skipping)
 	}
 	stream_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(first->stream)),
 											 get_rel_name(first->stream));
-	initStringInfo(&names);
-	foreach(lc, views)
-		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
-						 get_rel_name(lfirst_oid(lc)));
-	pgstat_report_activity(STATE_RUNNING,
-						   psprintf("stream_ext: applying a batch of %s to %s",
-									stream_name, names.data));
+	ReportBatch(stream_name, views);
 
 	/* The views' owner, with the views' settings. */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
@@ -875,37 +863,7 @@ RunBatch(List *group, char **stream_end, bool skipping)
 	}
 	if (skipping)
 	{
-		/*
-		 * on_error => 'skip', after the batch failed: the events it fails on
-		 * are found by trying it on halves of the batch, each try rolled
-		 * back, then it runs without them.
-		 */
-		SPIPlanPtr	plan;
-		ItemPointer tids;
-		int			ntids;
-		Datum	   *elems;
-
-		argtypes[8] = argtypes[9] = TIDARRAYOID;
-		plan = Prepare(sql, 10, argtypes);
-		values[8] = PointerGetDatum(construct_empty_array(TIDOID));
-		nulls[9] = 'n';
-		if (SPI_execute_with_args(StreamBatchEventsStatement(first->stream, true, lo_text != NULL),
-								  10, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not list the events of the batch of %s", stream_name);
-		ntids = (int) SPI_processed;
-		tids = palloc(sizeof(ItemPointerData) * Max(ntids, 1));
-		for (int i = 0; i < ntids; i++)
-			ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-															  1, &isnull)), &tids[i]);
-		StreamApplyingBatch = true;
-		poison = FindPoison(plan, values, nulls, tids, 0, ntids);
-		StreamApplyingBatch = false;
-		elems = palloc(sizeof(Datum) * Max(list_length(poison), 1));
-		foreach(lc, poison)
-			elems[foreach_current_index(lc)] = PointerGetDatum(&((PoisonEvent *) lfirst(lc))->tid);
-		values[8] = PointerGetDatum(construct_array(elems, list_length(poison), TIDOID,
-													sizeof(ItemPointerData), false, TYPALIGN_SHORT));
-		nulls[9] = 'n';
+		poison = LeaveOutPoison(first->stream, sql, lo_text != NULL, argtypes, values, nulls);
 		nargs = 10;
 	}
 	StreamApplyingBatch = true;
@@ -947,6 +905,92 @@ RunBatch(List *group, char **stream_end, bool skipping)
 	if (!more)
 		RememberCount(views, committed, commits);
 	return more;
+}
+
+/*
+ * LockGroupTables locks the result tables of the group's views, and
+ * returns the views whose table still exists; *batch_size: the smallest
+ * batch size among them.
+ */
+static List *
+LockGroupTables(List *group, int *batch_size)
+{
+	List	   *locked = NIL;
+	ListCell   *lc;
+
+	foreach(lc, group)
+	{
+		ActiveView *v = lfirst(lc);
+
+		LockRelationOid(v->view, RowExclusiveLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->view)))
+			locked = lappend(locked, v);
+		*batch_size = Min(*batch_size, v->batch_size);
+	}
+	return locked;
+}
+
+/*
+ * ReportBatch shows in pg_stat_activity which views a batch of the
+ * stream is applied to.
+ */
+static void
+ReportBatch(const char *stream_name, List *views)
+{
+	StringInfoData names;
+	ListCell   *lc;
+
+	initStringInfo(&names);
+	foreach(lc, views)
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+						 get_rel_name(lfirst_oid(lc)));
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("stream_ext: applying a batch of %s to %s",
+									stream_name, names.data));
+}
+
+/*
+ * LeaveOutPoison is a batch's part under on_error => 'skip', after it
+ * failed: it finds the events the batch fails on by trying it on halves of
+ * the batch (FindPoison), each try rolled back, and sets $9 of the batch
+ * statement (sql) to them, so that it runs without them; it returns them.
+ * ranged: the statement has $7, $8.
+ */
+static List *
+LeaveOutPoison(Oid stream, const char *sql, bool ranged, Oid *argtypes, Datum *values,
+			   char *nulls)
+{
+	SPIPlanPtr	plan;
+	ItemPointer tids;
+	int			ntids;
+	Datum	   *elems;
+	List	   *poison;
+	ListCell   *lc;
+	bool		isnull;
+
+	argtypes[8] = argtypes[9] = TIDARRAYOID;
+	plan = Prepare(sql, 10, argtypes);
+	values[8] = PointerGetDatum(construct_empty_array(TIDOID));
+	nulls[9] = 'n';
+	if (SPI_execute_with_args(StreamBatchEventsStatement(stream, true, ranged),
+							  10, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the events of a batch of %s", StreamQualifiedName(stream));
+	ntids = (int) SPI_processed;
+	tids = palloc(sizeof(ItemPointerData) * Max(ntids, 1));
+	for (int i = 0; i < ntids; i++)
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc, 1, &isnull)),
+						&tids[i]);
+	StreamApplyingBatch = true;
+	poison = FindPoison(plan, values, nulls, tids, 0, ntids);
+	StreamApplyingBatch = false;
+	elems = palloc(sizeof(Datum) * Max(list_length(poison), 1));
+	foreach(lc, poison)
+		elems[foreach_current_index(lc)] = PointerGetDatum(&((PoisonEvent *) lfirst(lc))->tid);
+	values[8] = PointerGetDatum(construct_array(elems, list_length(poison), TIDOID,
+												sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+	nulls[9] = 'n';
+	return poison;
 }
 
 /*

@@ -144,6 +144,7 @@ extern void StreamAddStepKey(ViewShape *shape, Interval *step);
 extern void StreamCheckNoCycle(Oid output, Oid stream, const char *name);
 extern Oid	StreamTableOid(const char *qualified_name);
 extern bool StreamIsViewTable(Oid relid);
+extern void StreamCheckOnError(const char *on_error);
 extern char *StreamIntervalSQL(Interval *interval);
 extern ViewShape *StreamRedefineView(const char *query_string, ContinuousViewOptions *options,
 									 Interval *step, bool session, bool *emitting);

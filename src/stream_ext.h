@@ -250,7 +250,7 @@ extern struct Node *StreamDDLAlterView(struct Node *parsetree);
 extern void StreamDDLOwnerChanged(Oid relid);
 
 /* view_definition.c (around RENAME and SET SCHEMA) */
-extern List *StreamDefinitionsBeforeDDL(void);
+extern List *StreamDefinitionsBeforeDDL(struct Node *parsetree);
 extern void StreamDefinitionsAfterDDL(List *analyzed, struct Node *parsetree);
 
 /* result_table.c: one DDL statement of stream_ext's own */

@@ -131,11 +131,11 @@ StreamProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 				StopWorkerOf(((RenameStmt *) parsetree)->subname);
 			else if (MayRenameWhatQueriesName(parsetree))
-				definitions = StreamDefinitionsBeforeDDL();
+				definitions = StreamDefinitionsBeforeDDL(parsetree);
 			break;
 		case T_AlterObjectSchemaStmt:
 			if (MayRenameWhatQueriesName(parsetree))
-				definitions = StreamDefinitionsBeforeDDL();
+				definitions = StreamDefinitionsBeforeDDL(parsetree);
 			break;
 		case T_AlterDatabaseStmt:
 			StopWorkerOf(((AlterDatabaseStmt *) parsetree)->dbname);

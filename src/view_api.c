@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(stream_ext_drop_transform);
 
 static Oid	ViewByName(text *name, bool transform);
 static void SetViewState(Oid view, const char *state);
+static void UpdateOwnView(Oid view, const char *set, const char *value);
 
 
 Datum
@@ -67,10 +68,6 @@ stream_ext_set_on_error(PG_FUNCTION_ARGS)
 {
 	Oid			view;
 	char	   *on_error;
-	Datum		values[2];
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -78,24 +75,8 @@ stream_ext_set_on_error(PG_FUNCTION_ARGS)
 				 errmsg("set_on_error needs a view and 'stop' or 'skip'")));
 	view = ViewByName(PG_GETARG_TEXT_PP(0), false);
 	on_error = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (strcmp(on_error, "stop") != 0 && strcmp(on_error, "skip") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid on_error \"%s\"", on_error),
-				 errhint("Use 'stop' (the view goes to error, its events wait) or 'skip' (the events its query fails on go to stream_ext.dead_letters).")));
-	StreamCheckOwner(view);
-	values[0] = ObjectIdGetDatum(view);
-	values[1] = CStringGetTextDatum(on_error);
-	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
-	SPI_connect();
-	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view SET on_error = $2"
-							  " WHERE result = $1::pg_catalog.oid",
-							  2, (Oid[]) {OIDOID, TEXTOID}, values, NULL, false, 0) != SPI_OK_UPDATE ||
-		SPI_processed != 1)
-		elog(ERROR, "could not set on_error of continuous view %u", view);
-	SPI_finish();
-	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
-	StreamWakeWorkerAtCommit();
+	StreamCheckOnError(on_error);
+	UpdateOwnView(view, "on_error = $2", on_error);
 	PG_RETURN_VOID();
 }
 
@@ -174,6 +155,19 @@ ViewByName(text *name, bool transform)
 static void
 SetViewState(Oid view, const char *state)
 {
+	UpdateOwnView(view, "state = $2, last_error = NULL, last_error_code = NULL,"
+				  " last_error_detail = NULL, last_error_hint = NULL,"
+				  " last_error_context = NULL, attempts = 0", state);
+}
+
+/*
+ * UpdateOwnView sets columns of the catalog row of a view the caller must
+ * own (set: the SET clause, $2 the value), as the extension's owner, and
+ * wakes the worker at commit.
+ */
+static void
+UpdateOwnView(Oid view, const char *set, const char *value)
+{
 	Datum		values[2];
 	Oid			save_userid;
 	int			save_sec_context;
@@ -181,18 +175,15 @@ SetViewState(Oid view, const char *state)
 
 	StreamCheckOwner(view);
 	values[0] = ObjectIdGetDatum(view);
-	values[1] = CStringGetTextDatum(state);
+	values[1] = CStringGetTextDatum(value);
 
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &save_nestlevel);
 	SPI_connect();
-	if (SPI_execute_with_args("UPDATE stream_ext.continuous_view"
-							  "   SET state = $2, last_error = NULL, last_error_code = NULL,"
-							  "       last_error_detail = NULL, last_error_hint = NULL,"
-							  "       last_error_context = NULL, attempts = 0"
-							  " WHERE result = $1::pg_catalog.oid",
+	if (SPI_execute_with_args(psprintf("UPDATE stream_ext.continuous_view SET %s"
+									   " WHERE result = $1::pg_catalog.oid", set),
 							  2, (Oid[]) {OIDOID, TEXTOID}, values, NULL, false, 0) != SPI_OK_UPDATE ||
 		SPI_processed != 1)
-		elog(ERROR, "could not change the state of continuous view %u", view);
+		elog(ERROR, "could not change continuous view %u", view);
 	SPI_finish();
 	StreamRestoreUser(save_userid, save_sec_context, save_nestlevel);
 	StreamWakeWorkerAtCommit();

@@ -218,11 +218,7 @@ ParseViewOptions(ViewDefinition *def)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("emit => 'final' needs notify or output_stream"),
 				 errhint("emit says what the notify channel and the output stream get; append_to records closed windows without it.")));
-	if (strcmp(def->on_error, "stop") != 0 && strcmp(def->on_error, "skip") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid on_error \"%s\"", def->on_error),
-				 errhint("Use 'stop' (the view goes to error, its events wait) or 'skip' (the events its query fails on go to stream_ext.dead_letters).")));
+	StreamCheckOnError(def->on_error);
 	if (strcmp(def->late, "update") == 0 || strcmp(def->late, "drop") == 0 ||
 		strcmp(def->late, "adjust") == 0)
 		options->late = def->late[0];
@@ -296,6 +292,20 @@ ParseViewOptions(ViewDefinition *def)
 					 errmsg("ttl must not be negative")));
 		options->ttl = StreamIntervalSQL(def->ttl);
 	}
+}
+
+/*
+ * StreamCheckOnError refuses an on_error other than 'stop' and 'skip'
+ * (create_continuous_view, set_on_error).
+ */
+void
+StreamCheckOnError(const char *on_error)
+{
+	if (strcmp(on_error, "stop") != 0 && strcmp(on_error, "skip") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid on_error \"%s\"", on_error),
+				 errhint("Use 'stop' (the view goes to error, its events wait) or 'skip' (the events its query fails on go to stream_ext.dead_letters).")));
 }
 
 /*

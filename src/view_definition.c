@@ -82,6 +82,7 @@ static char *DeparseQuery(Query *query);
 static bool HasGeneratedColumns(Oid relid);
 static char *TextAt(HeapTuple row, TupleDesc desc, int n);
 static Query *AnalyzeQuietly(StoredView *v, MemoryContext cxt);
+static bool IsViewTable(Oid relid);
 
 /*
  * StreamResolveQuery returns the view query, analyzed under the current
@@ -429,16 +430,23 @@ HasGeneratedColumns(Oid relid)
 }
 
 /*
- * StreamDefinitionsBeforeDDL is called before a command that renames or
- * moves objects a view's query may name: it locks every view's catalog
- * row (before the command locks what it renames, in the order a batch
- * takes them: a batch in flight finishes first) and analyzes each view's
- * query, so that it holds the objects by OID.  A view whose query does
- * not analyze (its owner lost a privilege, say) is left as it is.
+ * StreamDefinitionsBeforeDDL is called before a command (parsetree) that
+ * renames or moves objects a view's query may name: it analyzes each
+ * view's query, so that it holds the objects by OID.  A view whose query
+ * does not analyze (its owner lost a privilege, say) is left as it is.
+ *
+ * The views' catalog rows are locked in the order a batch takes its
+ * locks, which is: the views' tables, their catalog rows, then the
+ * streams and lookup tables they read.  So the rows are locked here,
+ * before the command locks what it renames (a batch in flight finishes
+ * first), unless that is a view's own table: then after it
+ * (StreamDefinitionsAfterDDL).
  */
 List *
-StreamDefinitionsBeforeDDL(void)
+StreamDefinitionsBeforeDDL(Node *parsetree)
 {
+	RangeVar   *relation = NULL;
+	bool		rows_after;
 	List	   *analyzed = NIL;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -450,10 +458,17 @@ StreamDefinitionsBeforeDDL(void)
 		strcmp(StreamInstalledVersion(), STREAM_EXT_VERSION) != 0)
 		return NIL;
 
+	if (IsA(parsetree, RenameStmt))
+		relation = ((RenameStmt *) parsetree)->relation;
+	else if (IsA(parsetree, AlterObjectSchemaStmt))
+		relation = ((AlterObjectSchemaStmt *) parsetree)->relation;
+	rows_after = relation != NULL && IsViewTable(RangeVarGetRelid(relation, NoLock, true));
+
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 	SPI_connect();
-	if (SPI_execute("SELECT " STORED_VIEW_COLUMNS
-					"  FROM stream_ext.continuous_view ORDER BY result FOR UPDATE",
+	if (SPI_execute(rows_after ?
+					"SELECT " STORED_VIEW_COLUMNS "  FROM stream_ext.continuous_view ORDER BY result" :
+					"SELECT " STORED_VIEW_COLUMNS "  FROM stream_ext.continuous_view ORDER BY result FOR UPDATE",
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the continuous views");
 	StreamRestoreUser(save_userid, save_sec_context, owner_nestlevel);
@@ -507,6 +522,28 @@ AnalyzeQuietly(StoredView *v, MemoryContext cxt)
 }
 
 /*
+ * IsViewTable tells whether a relation is a view's result table, the view
+ * of a sliding window or transform, or a sliding window's steps.
+ */
+static bool
+IsViewTable(Oid relid)
+{
+	bool		found;
+
+	if (!OidIsValid(relid))
+		return false;
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT 1 FROM stream_ext.continuous_view"
+							  " WHERE result = $1::pg_catalog.oid OR state_table = $1::pg_catalog.oid",
+							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(relid)}, NULL,
+							  true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the continuous views");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
  * StreamDefinitionsAfterDDL deparses the queries StreamDefinitionsBeforeDDL
  * analyzed, now that the command (parsetree) has renamed or moved what
  * they name, and records those that changed.  A column of a view's own
@@ -533,6 +570,11 @@ StreamDefinitionsAfterDDL(List *analyzed, Node *parsetree)
 	}
 	StreamSwitchToExtensionOwner(&save_userid, &save_sec_context, &owner_nestlevel);
 	SPI_connect();
+
+	/* After a view's own table, its catalog row (see above). */
+	if (SPI_execute("SELECT 1 FROM stream_ext.continuous_view ORDER BY result FOR UPDATE",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the continuous views");
 	foreach(lc, analyzed)
 	{
 		AnalyzedDefinition *a = lfirst(lc);

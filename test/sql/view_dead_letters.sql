@@ -129,7 +129,7 @@ SELECT stream_ext.create_continuous_view('dl.bad', 'SELECT k, count(*) FROM dl.e
 -- A dropped view's dead letters go with it.
 SELECT stream_ext.drop_continuous_view('dl.per_minute');
 RESET ROLE;
-SELECT view, count(*) AS letters_left FROM stream_ext.dead_letter GROUP BY 1;
+SELECT view, count(*) AS letters_left FROM stream_ext.dead_letter GROUP BY 1 ORDER BY view::text;
 SELECT stream_ext.drop_stream('dl.events', "cascade" => true);
 SELECT count(*) AS letters_left FROM stream_ext.dead_letter;
 DROP SCHEMA dl CASCADE;

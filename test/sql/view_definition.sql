@@ -37,7 +37,7 @@ SELECT stream_ext.create_transform('d.big_events', $$
 -- Each object says what it is.
 SELECT c.oid::regclass AS object, obj_description(c.oid, 'pg_class') AS comment
   FROM pg_class c WHERE c.oid IN ('d.events'::regclass, 'd.by_name'::regclass, 'd.big_events'::regclass)
- ORDER BY 1::text;
+ ORDER BY c.oid::regclass::text;
 -- Errors in a view's query point into the query.
 \set VERBOSITY default
 SELECT stream_ext.create_continuous_view('d.bad', $$

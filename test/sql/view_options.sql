@@ -107,7 +107,7 @@ SELECT stream_ext.create_continuous_view('by_ms',
 SELECT conrelid::regclass AS result_table, contype,
        pg_get_constraintdef(oid) AS definition
   FROM pg_constraint WHERE conrelid IN ('backfilled'::regclass, 'by_ms'::regclass)
- ORDER BY 1::text;
+ ORDER BY conrelid::regclass::text, contype, 3;
 
 -- Functions the query calls run with the search_path captured when the
 -- view was created (after pg_catalog): unqualified names in their

@@ -45,21 +45,6 @@ CREATE FUNCTION put(b int) RETURNS bigint LANGUAGE sql AS $$
 CREATE SEQUENCE b;
 });
 
-# Some transactions of events, every fifth one rolled back.
-my $txn = 0;
-sub write_events
-{
-	my ($n) = @_;
-	my $sql = '';
-	for (1 .. $n)
-	{
-		$txn++;
-		$sql .= "BEGIN; SELECT count(*) FROM put(nextval('b')::int); "
-		  . ($txn % 5 == 0 ? 'ROLLBACK' : 'COMMIT') . ";\n";
-	}
-	return $sql;
-}
-
 sub check_exact
 {
 	my ($when) = @_;
@@ -80,42 +65,18 @@ SELECT (SELECT count(*) FROM (SELECT * FROM m EXCEPT ALL SELECT k, minute, n, to
 		'0 0 0', "$when: views equal the oracle, closed windows once per revision");
 }
 
-$node->safe_psql('postgres', write_events(20));
+$node->safe_psql('postgres', put_transactions(20));
 check_exact('before');
 
 for my $point (qw(batch-bounds batch-applied batch-progress batch-committed prune-truncated))
 {
 	for my $mode ('kill -9', 'immediate shutdown')
 	{
-		$node->safe_psql('postgres',
-			"ALTER SYSTEM SET stream_ext.injection_point = '$point'; SELECT pg_reload_conf();");
-		# Events keep coming until a worker waits at the point (pruning
-		# needs segments to fill, rotate and be consumed first).
-		ok( $node->poll_query_until('postgres', qq{
-SELECT count(*) FROM put(nextval('b')::int),
-       LATERAL (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'
-                   AND query = 'stream_ext: waiting at injection point $point') w}, '1'),
-			"$point, $mode: the worker waits there");
-		my $pid = $node->safe_psql('postgres', q{
-SELECT pid FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'});
-		# Released on restart only: the waiting worker does not reload.
-		$node->safe_psql('postgres',
-			"ALTER SYSTEM RESET stream_ext.injection_point; SELECT pg_reload_conf();");
-		$node->safe_psql('postgres', write_events(3));
-		if ($mode eq 'kill -9')
-		{
-			kill 'KILL', $pid;
-			$node->poll_query_until('postgres', 'SELECT 1', '1');
-		}
-		else
-		{
-			$node->stop('immediate');
-			$node->start;
-		}
+		crash_at_injection_point($node, $point, $mode);
 		$node->poll_query_until('postgres', q{
 SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'
    AND query NOT LIKE '%injection point%'}, '1');
-		$node->safe_psql('postgres', write_events(3));
+		$node->safe_psql('postgres', put_transactions(3));
 		check_exact("$point, $mode");
 	}
 }

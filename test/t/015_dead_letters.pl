@@ -42,20 +42,6 @@ CREATE FUNCTION put(b int) RETURNS bigint LANGUAGE sql AS $$
 CREATE SEQUENCE b;
 });
 
-my $txn = 0;
-sub write_events
-{
-	my ($n) = @_;
-	my $sql = '';
-	for (1 .. $n)
-	{
-		$txn++;
-		$sql .= "BEGIN; SELECT count(*) FROM put(nextval('b')::int); "
-		  . ($txn % 5 == 0 ? 'ROLLBACK' : 'COMMIT') . ";\n";
-	}
-	return $sql;
-}
-
 sub check_exact
 {
 	my ($when) = @_;
@@ -76,7 +62,7 @@ SELECT (SELECT count(*) FROM (SELECT * FROM r EXCEPT ALL SELECT * FROM ratio) x)
 		'0 0 0 true', "$when: views equal the oracle, each bad event a dead letter once");
 }
 
-$node->safe_psql('postgres', write_events(10));
+$node->safe_psql('postgres', put_transactions(10));
 check_exact('before');
 ok($node->safe_psql('postgres', 'SELECT count(*) FROM stream_ext.dead_letters') > 0,
 	'there are dead letters');
@@ -85,30 +71,8 @@ for my $point (qw(batch-skipped batch-applied))
 {
 	for my $mode ('kill -9', 'immediate shutdown')
 	{
-		$node->safe_psql('postgres',
-			"ALTER SYSTEM SET stream_ext.injection_point = '$point'; SELECT pg_reload_conf();");
-		ok( $node->poll_query_until('postgres', qq{
-SELECT count(*) FROM put(nextval('b')::int),
-       LATERAL (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'
-                   AND query = 'stream_ext: waiting at injection point $point') w}, '1'),
-			"$point, $mode: the worker waits there");
-		my $pid = $node->safe_psql('postgres', q{
-SELECT pid FROM pg_stat_activity WHERE backend_type = 'stream_ext worker'});
-		$node->safe_psql('postgres',
-			"ALTER SYSTEM RESET stream_ext.injection_point; SELECT pg_reload_conf();");
-		$node->safe_psql('postgres', write_events(3));
-		if ($mode eq 'kill -9')
-		{
-			my $log_offset = -s $node->logfile;
-			kill 'KILL', $pid;
-			wait_for_crash_restart($node, $log_offset);
-		}
-		else
-		{
-			$node->stop('immediate');
-			$node->start;
-		}
-		$node->safe_psql('postgres', write_events(3));
+		crash_at_injection_point($node, $point, $mode);
+		$node->safe_psql('postgres', put_transactions(3));
 		check_exact("$point, $mode");
 	}
 }

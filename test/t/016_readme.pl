@@ -2,7 +2,8 @@
 # the Quickstart's own with nothing before it, the others with the
 # extension created and, when they read the Quickstart's sensor_events,
 # after the Quickstart.  Any error fails the test; where a block states
-# the columns a view gets ("-- columns: ..."), the view has exactly those.
+# the columns a view gets ("-- columns: ..."), the view has exactly those,
+# and where it shows a notification arriving, psql prints that one.
 use strict;
 use warnings;
 
@@ -64,6 +65,14 @@ for my $b (@blocks)
 	my ($rc, $out, $err) = $node->psql($db, $before . $sql, on_error_stop => 1);
 	is($rc . ($err =~ /(ERROR|WARNING):.*/ ? " $&" : ''), '0',
 		"block $n ($b->{section}) runs as written");
+
+	# A notification the block says arrives.
+	if ($sql =~ /-- (Asynchronous notification "[^"]+" with payload)\n-- ("\{.*?\}") received/)
+	{
+		my $expected = "$1 $2 received";
+		ok(index($out, $expected) >= 0, "block $n: psql shows the notification the README says")
+		  or diag("expected: $expected\ngot: $out");
+	}
 
 	# Stated columns of the view the block creates.
 	if ($sql =~ /create_continuous_view\('(\w+)'.*?-- columns: ([\w, ]+)/s)
