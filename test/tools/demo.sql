@@ -47,12 +47,12 @@ INSERT INTO sensor_events (sensor_id, temp, ts)
 SELECT 1 + i % 3, 21, '2026-01-01 10:03:00+00'::timestamptz + i * interval '1 s' FROM generate_series(1, 30) i;
 SELECT stream_ext.flush();
 SELECT sensor_id, minute, readings, round(avg_temp::numeric, 2) AS avg_temp FROM temp_per_minute
- WHERE minute >= '2026-01-01 10:03:00+00' ORDER BY sensor_id;
+ WHERE minute BETWEEN '2026-01-01 10:03:00+00' AND '2026-01-01 10:04:00+00' ORDER BY minute, sensor_id;
 INSERT INTO sensor_events (sensor_id, temp, ts)
 SELECT 1 + i % 3, 23, '2026-01-01 10:03:30+00'::timestamptz + i * interval '1 s' FROM generate_series(1, 30) i;
 SELECT stream_ext.flush();
 SELECT sensor_id, minute, readings, round(avg_temp::numeric, 2) AS avg_temp FROM temp_per_minute
- WHERE minute >= '2026-01-01 10:03:00+00' ORDER BY sensor_id;
+ WHERE minute BETWEEN '2026-01-01 10:03:00+00' AND '2026-01-01 10:04:00+00' ORDER BY minute, sensor_id;
 
 \echo
 \echo '== Push: this view announces each minute on a NOTIFY channel once it has closed (the'
