@@ -12,7 +12,9 @@
 --   - the triggers of sources run one C function driven by the catalog,
 --     not a PL/pgSQL function generated for each;
 --   - internal functions are not executable by PUBLIC: the SQL functions
---     that used them are C functions now;
+--     that used them are C functions now, and what batches, monitoring
+--     views and hop() evaluate as their caller is built in or public
+--     (snapshot_before(), hop_windows(), backlog()); _view_sql is gone;
 --   - on_error => 'skip': a view's batches leave out the events its query
 --     fails on, kept in stream_ext.dead_letters;
 --   - streams.events_waiting counts the events the views have still to
@@ -26,36 +28,78 @@
 -- Functions the batches of 0.2.0 use
 -- ---------------------------------------------------------------------
 
--- A combined state passed through an aggregation that finalizes others
--- beside it (batch_merge.c): the first non-null state of the group.
-CREATE FUNCTION stream_ext._keep_first(state anyelement, value anyelement)
-RETURNS anyelement
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'stream_ext_keep_first';
-CREATE AGGREGATE stream_ext._keep(anyelement) (
-    SFUNC = stream_ext._keep_first,
-    STYPE = anyelement,
-    COMBINEFUNC = stream_ext._keep_first,
-    PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE stream_ext._keep(anyelement) IS
-    'internal: the first non-null value of the group, as a state that partial.c passes through';
+-- snapshot_before(), which batches evaluate as the view's owner, is
+-- public, as seen() and covers() are.
+ALTER FUNCTION stream_ext._snapshot_before(pg_snapshot, int8) RENAME TO snapshot_before;
+COMMENT ON FUNCTION stream_ext.snapshot_before(pg_snapshot, int8) IS
+    'the snapshot limited to the transactions before xid: where a batch of at most batch_size events ends';
 
--- The pane that holds ts: the bin of the given size aligned on origin, as
--- [window_start, window_end); an infinite ts is its own pane, a NULL one is
--- (NULL, NULL), in no window.  A hopping window's batch aggregates each event once per pane and
--- combines the panes into the windows (batch_partial.c).
-CREATE FUNCTION stream_ext._pane(ts timestamptz, pane interval, origin timestamptz,
-                                 OUT window_start timestamptz, OUT window_end timestamptz)
-RETURNS SETOF record
-LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
+-- Carried states are detoasted by a built-in function (partial.c).
+DROP FUNCTION stream_ext._detoast(bytea);
+
+-- hop() checks its size and slide by a public function.
+-- The number of hopping windows of the given size, starting every slide,
+-- that hold an event: ceil(size / slide), once size and slide are checked.
+-- hop() calls it where it is always evaluated (the bound of its series).
+CREATE FUNCTION stream_ext.hop_windows(size interval, slide interval)
+RETURNS int4
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(pane, ts, origin) ELSE ts END,
-           CASE WHEN pg_catalog.isfinite(ts)
-                THEN pg_catalog.date_bin(pane, ts, origin) OPERATOR(pg_catalog.+) pane ELSE ts END
+BEGIN
+    IF size <= interval '0' OR slide <= interval '0' THEN
+        RAISE EXCEPTION 'window size and slide must be positive, not % and %', size, slide
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF extract(month FROM size) <> 0 OR extract(year FROM size) <> 0
+       OR extract(month FROM slide) <> 0 OR extract(year FROM slide) <> 0 THEN
+        RAISE EXCEPTION 'windows of months or years are not supported'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Use days, e.g. ''30 days'', or group by date_trunc(''month'', ts).';
+    END IF;
+    -- Every event is in size / slide windows: bounded, or one event could
+    -- make a batch write without end.
+    IF extract(epoch FROM size) / extract(epoch FROM slide) > 10000 THEN
+        RAISE EXCEPTION 'a hopping window of % every % puts each event in % windows', size, slide,
+                        ceil(extract(epoch FROM size) / extract(epoch FROM slide))
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'At most 10000 windows per event are supported.',
+                  HINT = 'Use a longer slide or a shorter size.';
+    END IF;
+    RETURN ceil(date_part('epoch', size) / date_part('epoch', slide))::int4;
+END;
 $$;
-COMMENT ON FUNCTION stream_ext._pane(timestamptz, interval, timestamptz) IS
-    'internal: the pane of a hopping window that holds ts';
+COMMENT ON FUNCTION stream_ext.hop_windows(interval, interval) IS
+    'the number of hopping windows of the given size, starting every slide, that hold each event';
+
+CREATE OR REPLACE FUNCTION stream_ext.hop(ts timestamptz, size interval, slide interval,
+                               origin timestamptz DEFAULT '2000-01-01 00:00:00+00',
+                               OUT window_start timestamptz, OUT window_end timestamptz)
+RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
+AS $$
+    -- The window starting in the slide that holds ts and the ceil(size /
+    -- slide) - 1 before it, those that still hold ts; an infinite ts is in
+    -- the one window [ts, ts), as tumble() puts it, a NULL one in none.
+    -- One SELECT over an integer series with constant bounds (once inlined
+    -- into a view's query): the planner knows how many windows an event is
+    -- in, and joins the series without a subquery per event.
+    SELECT CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
+                ELSE ts END,
+           CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
+                     OPERATOR(pg_catalog.+) size
+                ELSE ts END
+      FROM pg_catalog.generate_series(0, stream_ext.hop_windows(size, slide) OPERATOR(pg_catalog.-) 1) i
+     WHERE CASE WHEN pg_catalog.isfinite(ts)
+                THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
+                     OPERATOR(pg_catalog.+) size OPERATOR(pg_catalog.>) ts
+                ELSE ts IS NOT NULL AND i OPERATOR(pg_catalog.=) 0 END
+$$;
+COMMENT ON FUNCTION stream_ext.hop(timestamptz, interval, interval, timestamptz) IS
+    'the hopping windows [window_start, window_end) of the given size, starting every slide, that contain ts';
+DROP FUNCTION stream_ext._checked_slide(interval, interval);
 
 -- ---------------------------------------------------------------------
 -- The catalog
@@ -108,19 +152,80 @@ AS 'MODULE_PATHNAME', 'stream_ext_set_segment_size';
 COMMENT ON FUNCTION stream_ext.set_segment_size(regclass, text) IS
     'sets the size (e.g. ''64MB'') at which a stream''s current segment is retired for the next; NULL: stream_ext.segment_size';
 
--- The events a stream holds (counted: a scan of the stream).
-CREATE FUNCTION stream_ext._events_stored(stream regclass)
-RETURNS bigint
+-- What the views of a stream have still to consume, counted in one scan
+-- of the stream whatever the number of views: a row per view, with the
+-- events its progress has not seen and how long the oldest of them has
+-- waited (by its arrival time, or else since the view's last batch); then
+-- a row with view NULL for the stream itself, with what the view furthest
+-- behind has to consume.  events_stored: the events the stream holds.
+-- The counts are NULL when the caller cannot read the stream.
+CREATE FUNCTION stream_ext.backlog(stream regclass,
+                                   OUT view regclass, OUT events_waiting bigint,
+                                   OUT lag interval, OUT events_stored bigint)
+RETURNS SETOF record
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    n bigint;
+    arrival name;
+    views regclass[];
+    progress pg_snapshot[];
+    since timestamptz[];
+    waiting bigint[];
+    oldest timestamptz[];
+    waiting_sql text := '';
+    oldest_sql text := '';
+    stored bigint;
+    readable boolean;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM %s', stream) INTO n;
-    RETURN n;
+    SELECT s.arrival_column INTO arrival FROM stream_ext.stream s WHERE s.relid = backlog.stream;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(array_agg(c.result ORDER BY c.result), '{}'),
+           coalesce(array_agg(c.progress ORDER BY c.result), '{}'),
+           coalesce(array_agg(coalesce(c.last_batch_at, c.created_at) ORDER BY c.result), '{}')
+      INTO views, progress, since
+      FROM stream_ext.continuous_view c WHERE c.stream = backlog.stream;
+    readable := has_table_privilege(backlog.stream, 'SELECT');
+    IF readable THEN
+        FOR i IN 1 .. cardinality(views) LOOP
+            waiting_sql := waiting_sql || CASE WHEN i > 1 THEN ', ' ELSE '' END
+                || format('count(*) FILTER (WHERE NOT stream_ext.seen(stream_ext_tx, $1[%s]))', i);
+            oldest_sql := oldest_sql || CASE WHEN i > 1 THEN ', ' ELSE '' END
+                || CASE WHEN arrival IS NULL THEN 'NULL'
+                        ELSE format('min(%I) FILTER (WHERE NOT stream_ext.seen(stream_ext_tx, $1[%s]))',
+                                    arrival, i) END;
+        END LOOP;
+        EXECUTE format('SELECT count(*), ARRAY[%s]::bigint[], ARRAY[%s]::timestamptz[] FROM %s',
+                       waiting_sql, oldest_sql, backlog.stream)
+           INTO stored, waiting, oldest USING progress;
+    END IF;
+    events_stored := stored;
+    FOR i IN 1 .. cardinality(views) LOOP
+        view := views[i];
+        events_waiting := waiting[i];
+        lag := CASE WHEN NOT readable THEN NULL
+                    WHEN arrival IS NOT NULL THEN coalesce(now() - oldest[i], interval '0')
+                    WHEN waiting[i] > 0 THEN now() - since[i]
+                    ELSE interval '0' END;
+        RETURN NEXT;
+    END LOOP;
+    view := NULL;
+    IF readable THEN
+        SELECT coalesce(max(w), 0) INTO events_waiting FROM unnest(waiting) w;
+        lag := CASE WHEN arrival IS NOT NULL THEN coalesce(now() - (SELECT min(o) FROM unnest(oldest) o), interval '0')
+                    ELSE coalesce((SELECT max(now() - t) FROM unnest(waiting, since) u(w, t) WHERE w > 0),
+                                  interval '0') END;
+    ELSE
+        events_waiting := NULL;
+        lag := NULL;
+    END IF;
+    RETURN NEXT;
 END;
 $$;
+COMMENT ON FUNCTION stream_ext.backlog(regclass) IS
+    'what each view of a stream has still to consume, and (view NULL) the stream: counted in one scan of the stream';
 
 -- events_waiting: what the view furthest behind has still to consume.
 CREATE OR REPLACE VIEW stream_ext.streams AS
@@ -129,16 +234,15 @@ SELECT s.relid AS stream,
        s.arrival_column,
        s.segments,
        s.created_at,
-       (SELECT COALESCE(max(b.events_waiting), 0)
-          FROM stream_ext.continuous_view c, LATERAL stream_ext._view_backlog(c.result) b
-         WHERE c.stream = s.relid) AS events_waiting,
+       b.events_waiting,
        s.retention,
-       s.system_identifier <> stream_ext._system_identifier() AS restore_pending,
+       s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc) AS restore_pending,
        COALESCE(s.segment_size,
                 pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size,
-       stream_ext._events_stored(s.relid) AS events_stored
-  FROM stream_ext.stream s
- WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
+       b.events_stored
+  FROM stream_ext.stream s,
+       LATERAL stream_ext.backlog(s.relid) b
+ WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT') AND b.view IS NULL;
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
 DROP FUNCTION stream_ext._events_waiting(regclass);
 
@@ -264,12 +368,6 @@ DROP FUNCTION stream_ext._drop_transform(regclass);
 DROP FUNCTION stream_ext._transform(regclass);
 
 DROP FUNCTION stream_ext._view_sql(text, text, text);
-CREATE FUNCTION stream_ext._view_sql(query text, result_table text)
-RETURNS text
-LANGUAGE C VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'stream_ext_view_sql';
-COMMENT ON FUNCTION stream_ext._view_sql(text, text) IS
-    'internal: checks a continuous view''s query, creates its result table, returns its batch statement';
 
 -- ---------------------------------------------------------------------
 -- Streams: create_stream, drop_stream and attach_source in C
@@ -905,7 +1003,7 @@ DROP VIEW stream_ext.stats;
 CREATE VIEW stream_ext.stats AS
 SELECT c.result AS view,
        c.stream,
-       CASE WHEN s.system_identifier <> stream_ext._system_identifier() THEN 'restoring'
+       CASE WHEN s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc) THEN 'restoring'
             ELSE c.state END AS state,
        c.batches,
        c.events AS events_processed,
@@ -929,13 +1027,14 @@ SELECT c.result AS view,
        c.last_error_at,
        stream_ext.worker_state() AS worker,
        c.events_skipped
-  FROM stream_ext.continuous_view c
-       JOIN stream_ext.stream s ON s.relid = c.stream,
-       LATERAL stream_ext._view_backlog(c.result) b
+  FROM stream_ext.stream s,
+       LATERAL stream_ext.backlog(s.relid) b
+       JOIN stream_ext.continuous_view c ON c.result = b.view
  WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
 COMMENT ON VIEW stream_ext.stats IS
     'stream_ext: per continuous view, what its batches did and what waits for it; counters are kept with the results and survive restarts';
 GRANT SELECT ON stream_ext.stats TO PUBLIC;
+DROP FUNCTION stream_ext._view_backlog(regclass);
 
 -- The events views skipped, to whoever may read the view and the stream.
 CREATE VIEW stream_ext.dead_letters AS
@@ -947,6 +1046,98 @@ SELECT d.view, d.stream, d.event, d.error, d.error_code, d.error_detail, d.error
 COMMENT ON VIEW stream_ext.dead_letters IS
     'stream_ext: events continuous views with on_error => ''skip'' left out, with the error their query failed with';
 GRANT SELECT ON stream_ext.dead_letters TO PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- This cluster's system identifier, read from pg_control_system()
+-- ---------------------------------------------------------------------
+
+ALTER TABLE stream_ext.stream
+    ALTER COLUMN system_identifier SET DEFAULT (pg_catalog.pg_control_system()).system_identifier;
+CREATE OR REPLACE FUNCTION stream_ext._rebasing(stream regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT current_setting('stream_ext.restoring') = 'on'
+       AND EXISTS (SELECT 1 FROM stream_ext.stream s
+                    WHERE s.relid = stream
+                      AND s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc))
+$$;
+CREATE OR REPLACE FUNCTION stream_ext._rebase_stream(rel regclass, OUT events bigint, OUT views integer)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET stream_ext.restoring = on
+AS $$
+DECLARE
+    bounds int8[];
+    room   int8;
+BEGIN
+    -- Writers are refused and batches and pruning skip the stream until it
+    -- is rebased; the locks keep a late pg_restore COPY or DDL out.
+    EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', rel);
+    PERFORM 1 FROM stream_ext.stream s WHERE s.relid = rel FOR UPDATE;
+    SELECT count(*) INTO views
+      FROM (SELECT 1 FROM stream_ext.continuous_view c WHERE c.stream = rel FOR UPDATE) v;
+
+    -- (None for a stream without views and retired segments: every event
+    -- is then one not yet consumed.)
+    SELECT coalesce(array_agg(b.x::text::int8 ORDER BY b.x), '{}') INTO bounds
+      FROM (SELECT pg_snapshot_xmin(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
+            UNION
+            SELECT pg_snapshot_xmax(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
+            UNION
+            SELECT pg_snapshot_xip(c.progress) FROM stream_ext.continuous_view c WHERE c.stream = rel
+            UNION
+            SELECT g.retired_before FROM stream_ext.segment g
+             WHERE g.stream = rel AND g.retired_before IS NOT NULL) b(x);
+
+    -- The new ids must all be below every snapshot from now on.
+    room := pg_snapshot_xmin(pg_current_snapshot())::text::int8;
+    IF 3 + 2 * cardinality(bounds) >= room THEN
+        RAISE EXCEPTION 'too few transaction ids below the oldest running transaction to rebase stream %', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The renumbering needs %s ids, the oldest running transaction is %s.',
+                                  3 + 2 * cardinality(bounds), room),
+                  HINT = 'End long-running transactions, run a few more, and try again.';
+    END IF;
+
+    EXECUTE format('UPDATE %s SET stream_ext_tx = stream_ext._rebase_tag(stream_ext_tx, $1)', rel)
+      USING bounds;
+    GET DIAGNOSTICS events = ROW_COUNT;
+    UPDATE stream_ext.continuous_view c
+       SET progress = stream_ext._rebase_snapshot(c.progress, bounds)
+     WHERE c.stream = rel;
+    UPDATE stream_ext.segment g
+       SET retired_before = stream_ext._rebase_xid(g.retired_before::text::int8, bounds)::text::xid8
+     WHERE g.stream = rel AND g.retired_before IS NOT NULL;
+    UPDATE stream_ext.stream s SET system_identifier = (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc)
+     WHERE s.relid = rel;
+END;
+$$;
+CREATE OR REPLACE FUNCTION stream_ext.finish_restore()
+RETURNS TABLE (stream regclass, events bigint, views integer)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel regclass;
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'permission denied to finish a restore'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Renumbering the events of restored streams needs a superuser, as restoring them does.',
+                  HINT = 'Run it as the superuser that ran pg_restore.';
+    END IF;
+    FOR rel IN SELECT s.relid FROM stream_ext.stream s
+                WHERE s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc)
+                ORDER BY s.relid LOOP
+        stream := rel;
+        SELECT r.events, r.views INTO events, views FROM stream_ext._rebase_stream(rel) r;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+DROP FUNCTION stream_ext._system_identifier();
 
 -- ---------------------------------------------------------------------
 -- Each view's tables and definition (upgrade.c)
@@ -981,37 +1172,27 @@ COMMENT ON FUNCTION stream_ext._wake_launcher() IS
     'internal: tells the launcher to start this database''s worker';
 
 -- ---------------------------------------------------------------------
--- Internal functions are not executable by PUBLIC.  The extension's own
--- SQL functions that need them are written in C and call them through
--- the function manager (privilege.c); trigger functions fire whatever
--- their EXECUTE privilege; aggregates' support functions are checked
--- against the aggregate's owner.  Executable by all remain only the pure
--- functions that a view's batches (run as the view's owner), the
--- monitoring views and hop() evaluate as their caller: _system_identifier,
--- _snapshot_before, _detoast, _keep, _checked_slide, _pane,
--- _events_stored and _view_backlog (test/sql/internal_privileges.sql
--- lists them).
+-- Internal functions (their names start with "_") are not executable by
+-- PUBLIC.  The extension's own SQL functions that need them are written
+-- in C and call them through the function manager (privilege.c), or are
+-- SECURITY DEFINER; trigger functions fire whatever their EXECUTE
+-- privilege; aggregates' support functions are checked against the
+-- aggregate's owner.  What a view's batches (run as the view's owner),
+-- the monitoring views and hop() evaluate as their caller is built in or
+-- public: seen(), covers(), snapshot_before(), hop_windows(), backlog()
+-- (test/sql/internal_privileges.sql checks each).
 -- ---------------------------------------------------------------------
 
-REVOKE ALL ON FUNCTION
-    stream_ext._keep_first(anyelement, anyelement),
-    stream_ext._guard_result(),
-    stream_ext._combine_outside(anyelement, anyelement),
-    stream_ext._view_sql(text, text),
-    stream_ext._pruning(),
-    stream_ext._rebasing(regclass),
-    stream_ext._refuse_modification(),
-    stream_ext._rebuild_stream(regclass, name, name),
-    stream_ext._check_drop_stream(regclass, boolean),
-    stream_ext._on_sql_drop(),
-    stream_ext._release_user_objects(),
-    stream_ext._on_alter_table(),
-    stream_ext._rebase_xid(int8, int8[]),
-    stream_ext._rebase_tag(int8, int8[]),
-    stream_ext._rebase_snapshot(pg_snapshot, int8[]),
-    stream_ext._check_source(regclass, regclass, text[], name),
-    stream_ext._source_trigger(),
-    stream_ext._wake_launcher()
-  FROM PUBLIC;
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'stream_ext'::regnamespace AND p.proname LIKE '\_%'
+              ORDER BY p.oid LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
 
 SELECT stream_ext._wake_launcher();

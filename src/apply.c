@@ -18,7 +18,7 @@
  * did not (batch.c).  A batch holds at most batch_size events, rounded up
  * to whole transactions: when more are waiting, the new progress is the
  * snapshot limited to the transactions before the first one left out
- * (stream_ext._snapshot_before), and the worker goes on at once.
+ * (stream_ext.snapshot_before), and the worker goes on at once.
  *
  * The result tables and then the catalog rows (FOR UPDATE) are locked
  * first, so a concurrent pause, resume or drop either waits for the batch
@@ -46,6 +46,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -332,8 +333,8 @@ ActiveViews(void)
 {
 	List	   *views = NIL;
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(stream_ext_batch_size)};
+	Oid			argtypes[2] = {INT4OID, INT8OID};
+	Datum		values[2] = {Int32GetDatum(stream_ext_batch_size), Int64GetDatum((int64) GetSystemIdentifier())};
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -348,10 +349,10 @@ ActiveViews(void)
 							  "  FROM stream_ext.continuous_view c"
 							  " WHERE state = 'active'"
 							  "   AND EXISTS (SELECT 1 FROM stream_ext.stream s WHERE s.relid = c.stream"
-							  "                  AND s.system_identifier = stream_ext._system_identifier())"
+							  "                  AND s.system_identifier = $2)"
 							  " ORDER BY stream, owner, timezone, datestyle, search_path,"
 							  "          progress::pg_catalog.text, result",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list continuous views");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -560,8 +561,8 @@ FindBatchEnd(ActiveView *first, List *views, char **stream_end, Datum progress, 
 		 * this batch, the others are kept for the next ones.
 		 */
 		sql = psprintf("SELECT CASE WHEN q.xs IS NULL THEN q.s"
-					   "            ELSE stream_ext._snapshot_before(q.s, q.xs[1] + 1) END, q.xs IS NOT NULL,"
-					   "       (SELECT pg_catalog.array_agg(stream_ext._snapshot_before(q.s, u.x + 1)::pg_catalog.text"
+					   "            ELSE stream_ext.snapshot_before(q.s, q.xs[1] + 1) END, q.xs IS NOT NULL,"
+					   "       (SELECT pg_catalog.array_agg(stream_ext.snapshot_before(q.s, u.x + 1)::pg_catalog.text"
 					   "                                    OPERATOR(pg_catalog.||) ';' OPERATOR(pg_catalog.||) u.lo::pg_catalog.text"
 					   "                                    OPERATOR(pg_catalog.||) ';' OPERATOR(pg_catalog.||) u.hi::pg_catalog.text ORDER BY u.o)"
 					   "          FROM ROWS FROM (pg_catalog.unnest(q.xs[2:]), pg_catalog.unnest(q.los[2:]), pg_catalog.unnest(q.his[2:]))"

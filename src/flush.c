@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -88,10 +89,11 @@ stream_ext_flush(PG_FUNCTION_ARGS)
 	target = CurrentSnapshot();
 
 	/* Views of a stream waiting for finish_restore() would never catch up. */
-	if (SPI_execute("SELECT c.stream::pg_catalog.oid, s.system_identifier"
-					"  FROM stream_ext.continuous_view c JOIN stream_ext.stream s ON s.relid = c.stream"
-					" WHERE c.state = 'active' AND s.system_identifier <> stream_ext._system_identifier()",
-					true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT c.stream::pg_catalog.oid, s.system_identifier"
+							  "  FROM stream_ext.continuous_view c JOIN stream_ext.stream s ON s.relid = c.stream"
+							  " WHERE c.state = 'active' AND s.system_identifier <> $1",
+							  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum((int64) GetSystemIdentifier())},
+							  NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the continuous views");
 	if (SPI_processed > 0)
 		StreamCheckRestored(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),

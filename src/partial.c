@@ -46,6 +46,7 @@
 #include "parser/parse_agg.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -76,27 +77,12 @@ static bool MarkSubLinks(Node *node, MarkContext *context);
 static Node *MarkMutator(Node *node, MarkContext *context);
 static Aggref *MarkAggref(Aggref *aggref, bool serialize, Oid state_type);
 static Expr *CarriedState(Aggref *aggref);
-static Oid	DetoastFunction(void);
 static void FixAggNodes(Plan *plan, List *subplans);
 static void InvalidateMarkers(Datum arg, int cacheid, uint32 hashvalue);
 
 PG_FUNCTION_INFO_V1(stream_ext_partial_marker);
 PG_FUNCTION_INFO_V1(stream_ext_carry_marker);
-PG_FUNCTION_INFO_V1(stream_ext_detoast);
 PG_FUNCTION_INFO_V1(stream_ext_combine_outside);
-PG_FUNCTION_INFO_V1(stream_ext_keep_first);
-
-/*
- * stream_ext_detoast returns its bytea argument detoasted.  Stored states
- * may be compressed or out of line, and some extensions' deserialization
- * functions read their argument without detoasting it (parallel query
- * never hands them a toasted value), so carried states pass through here.
- */
-Datum
-stream_ext_detoast(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BYTEA_P(PG_GETARG_BYTEA_P(0));
-}
 
 /*
  * stream_ext_partial_marker is never called when its query was planned by
@@ -139,18 +125,6 @@ stream_ext_combine_outside(PG_FUNCTION_ARGS)
 			 errmsg("stream_ext.combine() works only in a continuous view over an output stream"),
 			 errhint("Create a continuous view that reads the output stream; combine() there merges the states a column holds.")));
 	PG_RETURN_NULL();
-}
-
-/*
- * stream_ext_keep_first is the transition and combine function of
- * stream_ext._keep(): strict, so the group's first non-null value becomes
- * the state, and it stays.  In an Agg node that finalizes carried states
- * it passes a combined state through unchanged (batch_merge.c).
- */
-Datum
-stream_ext_keep_first(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }
 
 /*
@@ -409,19 +383,6 @@ CarriedState(Aggref *aggref)
 }
 
 /*
- * DetoastFunction returns the OID of stream_ext._detoast(bytea).
- */
-static Oid
-DetoastFunction(void)
-{
-	Oid			argtypes[1] = {BYTEAOID};
-
-	return LookupFuncName(list_make2(makeString("stream_ext"),
-									 makeString("_detoast")),
-						  1, argtypes, false);
-}
-
-/*
  * StreamAggregateStateType checks that an aggregate call can be computed
  * in parts and returns the type its state is stored as: the transition
  * type, or bytea when that is internal.  Sets aggref->aggtranstype.
@@ -502,10 +463,19 @@ MarkAggref(Aggref *aggref, bool serialize, Oid state_type)
 					 errmsg("state of aggregate %s has type %s, not %s",
 							aggname, format_type_be(exprType((Node *) carried)),
 							format_type_be(expected))));
+		/*
+		 * Stored states may be compressed or out of line, and some
+		 * extensions' deserialization functions read their argument
+		 * without detoasting it (parallel query never hands them a toasted
+		 * value): serialized states pass through substr(state, 1), a
+		 * detoasted copy.
+		 */
 		if (aggref->aggtranstype == INTERNALOID)
-			carried = (Expr *) makeFuncExpr(DetoastFunction(), BYTEAOID,
-											list_make1(carried), InvalidOid,
-											InvalidOid, COERCE_EXPLICIT_CALL);
+			carried = (Expr *) makeFuncExpr(F_SUBSTR_BYTEA_INT4, BYTEAOID,
+											list_make2(carried,
+													   makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
+																 Int32GetDatum(1), false, true)),
+											InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		aggref->args = list_make1(makeTargetEntry(carried, 1, NULL, false));
 		aggref->aggfilter = NULL;
 		split = serialize ?

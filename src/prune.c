@@ -34,6 +34,7 @@
 
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -261,9 +262,10 @@ PruneStream(Oid relid, bool wait)
 							  "       retention IS NOT NULL, event_time::pg_catalog.text,"
 							  "       COALESCE(segment_size, $2)"
 							  "  FROM stream_ext.stream s WHERE relid = $1::pg_catalog.oid"
-							  "   AND system_identifier = stream_ext._system_identifier() FOR UPDATE",
-							  2, (Oid[]) {OIDOID, INT8OID},
-							  (Datum[]) {values[0], Int64GetDatum((int64) stream_ext_segment_size * 1024)},
+							  "   AND system_identifier = $3 FOR UPDATE",
+							  3, (Oid[]) {OIDOID, INT8OID, INT8OID},
+							  (Datum[]) {values[0], Int64GetDatum((int64) stream_ext_segment_size * 1024),
+							  Int64GetDatum((int64) GetSystemIdentifier())},
 							  NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read stream %u", relid);
 	if (SPI_processed != 1)

@@ -44,19 +44,8 @@
 
 static uint64 RebaseXid(uint64 xid, const int64 *bounds, int nbounds);
 
-PG_FUNCTION_INFO_V1(stream_ext_system_identifier);
 PG_FUNCTION_INFO_V1(stream_ext_rebase_xid);
 PG_FUNCTION_INFO_V1(stream_ext_rebase_tag);
-
-/*
- * stream_ext_system_identifier returns this cluster's system identifier
- * (pg_control), the default of stream_ext.stream.system_identifier.
- */
-Datum
-stream_ext_system_identifier(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT64((int64) GetSystemIdentifier());
-}
 
 /*
  * RebaseXid maps a transaction id by its place among the sorted distinct

@@ -30,6 +30,7 @@
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
@@ -250,10 +251,9 @@ StreamHopColumn(Node *expr, StreamWindow *window)
 
 /*
  * StreamHopToPanes replaces, in query (a copy of a view's), the hop() of
- * its window by stream_ext._pane(ts, pane, origin): the one pane of the
- * window's pane size that holds each event, its window_start and
- * window_end the pane's.  The query then aggregates each event once, per
- * pane; the panes make up the windows (batch_partial.c).  False, and
+ * its window by the one pane of the window's pane size that holds each
+ * event, its window_start and window_end the pane's.  The query then
+ * aggregates each event once, per pane; the panes make up the windows (batch_partial.c).  False, and
  * nothing changed, when the hop's columns are used other than as grouping
  * keys (a pane's bounds would not stand for the window's there).
  */
@@ -262,10 +262,12 @@ StreamHopToPanes(Query *query, StreamWindow *window, List *keys)
 {
 	HopVarsContext context = {window->hop_rti, 0, 0};
 	RangeTblEntry *rte = rt_fetch(window->hop_rti, query->rtable);
-	RangeTblFunction *rtfunc;
+	RangeTblFunction *start;
+	RangeTblFunction *end;
 	List	   *args;
 	Interval   *pane;
-	Oid			pane_oid;
+	Const	   *pane_size;
+	Expr	   *pane_start;
 	int			hop_keys = 0;
 	ListCell   *lc;
 
@@ -278,19 +280,29 @@ StreamHopToPanes(Query *query, StreamWindow *window, List *keys)
 	if (context.count != hop_keys)
 		return false;
 
-	rtfunc = linitial_node(RangeTblFunction, rte->functions);
-	args = FullArguments((FuncExpr *) rtfunc->funcexpr);
+	/*
+	 * ROWS FROM (date_bin(pane, ts, origin), date_bin(pane, ts, origin) +
+	 * pane): built-in functions only, as the view's owner may call (an
+	 * infinite ts is its own pane, as tumble() puts it; a NULL one is in
+	 * the pane (NULL, NULL), which no window holds).
+	 */
+	args = FullArguments((FuncExpr *) linitial_node(RangeTblFunction, rte->functions)->funcexpr);
 	pane = palloc0(sizeof(Interval));
 	pane->time = window->pane_us;
-	pane_oid = LookupFuncName(list_make2(makeString("stream_ext"), makeString("_pane")), 3,
-							  (Oid[]) {TIMESTAMPTZOID, INTERVALOID, TIMESTAMPTZOID}, false);
-	rtfunc->funcexpr = (Node *) makeFuncExpr(pane_oid, RECORDOID,
-											 list_make3(linitial(args),
-														makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval),
-																  IntervalPGetDatum(pane), false, false),
-														lfourth(args)),
-											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	((FuncExpr *) rtfunc->funcexpr)->funcretset = true;
+	pane_size = makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval),
+						  IntervalPGetDatum(pane), false, false);
+	pane_start = (Expr *) makeFuncExpr(F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ, TIMESTAMPTZOID,
+									   list_make3(pane_size, linitial(args), lfourth(args)),
+									   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	start = makeNode(RangeTblFunction);
+	start->funcexpr = (Node *) pane_start;
+	start->funccolcount = 1;
+	end = makeNode(RangeTblFunction);
+	end->funcexpr = (Node *) makeFuncExpr(F_TIMESTAMPTZ_PL_INTERVAL, TIMESTAMPTZOID,
+										  list_make2(copyObject(pane_start), copyObject(pane_size)),
+										  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	end->funccolcount = 1;
+	rte->functions = list_make2(start, end);
 	return true;
 }
 

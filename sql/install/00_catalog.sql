@@ -11,13 +11,6 @@
 -- owner); readable by everybody, like pg_catalog.
 -- ---------------------------------------------------------------------
 
-CREATE FUNCTION stream_ext._system_identifier()
-RETURNS int8
-LANGUAGE C STABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'stream_ext_system_identifier';
-COMMENT ON FUNCTION stream_ext._system_identifier() IS
-    'internal: this cluster''s system identifier (pg_control)';
-
 CREATE TABLE stream_ext.stream (
     relid           regclass PRIMARY KEY,
     event_time      name NOT NULL,          -- column that drives windows
@@ -28,7 +21,7 @@ CREATE TABLE stream_ext.stream (
     segment_size    int8 CHECK (segment_size >= 8192),  -- bytes at which the current segment is retired
                                             -- (set_segment_size; NULL: stream_ext.segment_size)
     system_identifier int8 NOT NULL         -- cluster whose transaction ids its tags hold (restore.c)
-                    DEFAULT stream_ext._system_identifier(),
+                    DEFAULT (pg_catalog.pg_control_system()).system_identifier,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE stream_ext.stream IS 'stream_ext: registered streams';

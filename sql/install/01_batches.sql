@@ -16,12 +16,12 @@ AS 'MODULE_PATHNAME', 'stream_ext_covers';
 COMMENT ON FUNCTION stream_ext.covers(pg_snapshot, pg_snapshot) IS
     'whether snapshot a sees every transaction snapshot b sees as committed';
 
-CREATE FUNCTION stream_ext._snapshot_before(snapshot pg_snapshot, xid int8)
+CREATE FUNCTION stream_ext.snapshot_before(snapshot pg_snapshot, xid int8)
 RETURNS pg_snapshot
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'stream_ext_snapshot_before';
-COMMENT ON FUNCTION stream_ext._snapshot_before(pg_snapshot, int8) IS
-    'internal: the snapshot limited to the transactions before xid (where a bounded batch ends)';
+COMMENT ON FUNCTION stream_ext.snapshot_before(pg_snapshot, int8) IS
+    'the snapshot limited to the transactions before xid: where a batch of at most batch_size events ends';
 
 -- ---------------------------------------------------------------------
 -- Partial aggregation markers (partial.c): the planner hook turns them
@@ -41,24 +41,3 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'stream_ext_carry_marker';
 COMMENT ON FUNCTION stream_ext.carry("any") IS
     'marker, as FILTER of an aggregate call: its input is the column of states given';
-
-CREATE FUNCTION stream_ext._detoast(state bytea)
-RETURNS bytea
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'stream_ext_detoast';
-
--- A combined state passed through an aggregation that finalizes others
--- beside it (batch_merge.c): the first non-null state of the group.
-CREATE FUNCTION stream_ext._keep_first(state anyelement, value anyelement)
-RETURNS anyelement
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'stream_ext_keep_first';
-CREATE AGGREGATE stream_ext._keep(anyelement) (
-    SFUNC = stream_ext._keep_first,
-    STYPE = anyelement,
-    COMBINEFUNC = stream_ext._keep_first,
-    PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE stream_ext._keep(anyelement) IS
-    'internal: the first non-null value of the group, as a state that partial.c passes through';
-

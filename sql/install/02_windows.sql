@@ -2,11 +2,12 @@
 -- Windows: [start, end) bins of event time, aligned like date_bin()
 -- ---------------------------------------------------------------------
 
--- Returns slide after checking size and slide; called where it is always
--- evaluated (an argument of generate_series).
-CREATE FUNCTION stream_ext._checked_slide(size interval, slide interval)
-RETURNS interval
-LANGUAGE plpgsql IMMUTABLE STRICT
+-- The number of hopping windows of the given size, starting every slide,
+-- that hold an event: ceil(size / slide), once size and slide are checked.
+-- hop() calls it where it is always evaluated (the bound of its series).
+CREATE FUNCTION stream_ext.hop_windows(size interval, slide interval)
+RETURNS int4
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -29,9 +30,11 @@ BEGIN
                   DETAIL = 'At most 10000 windows per event are supported.',
                   HINT = 'Use a longer slide or a shorter size.';
     END IF;
-    RETURN slide;
+    RETURN ceil(date_part('epoch', size) / date_part('epoch', slide))::int4;
 END;
 $$;
+COMMENT ON FUNCTION stream_ext.hop_windows(interval, interval) IS
+    'the number of hopping windows of the given size, starting every slide, that hold each event';
 
 CREATE FUNCTION stream_ext.tumble(ts timestamptz, size interval,
                                   origin timestamptz DEFAULT '2000-01-01 00:00:00+00')
@@ -48,22 +51,6 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN pg_catalog.date_bin(size, ts, origin);
 COMMENT ON FUNCTION stream_ext.tumble(timestamp, interval, timestamp) IS
     'start of the tumbling window of the given size that contains ts, windows aligned on origin';
-
--- The pane that holds ts: the bin of the given size aligned on origin, as
--- [window_start, window_end); an infinite ts is its own pane, a NULL one is
--- (NULL, NULL), in no window.  A hopping window's batch aggregates each event once per pane and
--- combines the panes into the windows (batch_partial.c).
-CREATE FUNCTION stream_ext._pane(ts timestamptz, pane interval, origin timestamptz,
-                                 OUT window_start timestamptz, OUT window_end timestamptz)
-RETURNS SETOF record
-LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
-AS $$
-    SELECT CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(pane, ts, origin) ELSE ts END,
-           CASE WHEN pg_catalog.isfinite(ts)
-                THEN pg_catalog.date_bin(pane, ts, origin) OPERATOR(pg_catalog.+) pane ELSE ts END
-$$;
-COMMENT ON FUNCTION stream_ext._pane(timestamptz, interval, timestamptz) IS
-    'internal: the pane of a hopping window that holds ts';
 
 CREATE FUNCTION stream_ext.hop(ts timestamptz, size interval, slide interval,
                                origin timestamptz DEFAULT '2000-01-01 00:00:00+00',
@@ -84,10 +71,7 @@ AS $$
                 THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
                      OPERATOR(pg_catalog.+) size
                 ELSE ts END
-      FROM pg_catalog.generate_series(0, pg_catalog.ceil(
-               pg_catalog.date_part('epoch', size)
-               OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', stream_ext._checked_slide(size, slide)))::pg_catalog.int4
-             OPERATOR(pg_catalog.-) 1) i
+      FROM pg_catalog.generate_series(0, stream_ext.hop_windows(size, slide) OPERATOR(pg_catalog.-) 1) i
      WHERE CASE WHEN pg_catalog.isfinite(ts)
                 THEN pg_catalog.date_bin(slide, ts, origin) OPERATOR(pg_catalog.-) (slide OPERATOR(pg_catalog.*) i)
                      OPERATOR(pg_catalog.+) size OPERATOR(pg_catalog.>) ts

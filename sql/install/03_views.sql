@@ -234,10 +234,3 @@ SELECT c.result AS name, c.query, c.stream, c.target, c.state, c.owner, c.batch_
  WHERE c.kind = 'transform' AND pg_catalog.has_table_privilege(c.result, 'SELECT');
 GRANT SELECT ON stream_ext.transforms TO PUBLIC;
 
-CREATE FUNCTION stream_ext._view_sql(query text, result_table text)
-RETURNS text
-LANGUAGE C VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'stream_ext_view_sql';
-COMMENT ON FUNCTION stream_ext._view_sql(text, text) IS
-    'internal: checks a continuous view''s query, creates its result table, returns its batch statement';
-

@@ -19,7 +19,7 @@ AS $$
 SELECT current_setting('stream_ext.restoring') = 'on'
        AND EXISTS (SELECT 1 FROM stream_ext.stream s
                     WHERE s.relid = stream
-                      AND s.system_identifier <> stream_ext._system_identifier())
+                      AND s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc))
 $$;
 
 CREATE FUNCTION stream_ext._refuse_modification()

@@ -83,7 +83,7 @@ BEGIN
     UPDATE stream_ext.segment g
        SET retired_before = stream_ext._rebase_xid(g.retired_before::text::int8, bounds)::text::xid8
      WHERE g.stream = rel AND g.retired_before IS NOT NULL;
-    UPDATE stream_ext.stream s SET system_identifier = stream_ext._system_identifier()
+    UPDATE stream_ext.stream s SET system_identifier = (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc)
      WHERE s.relid = rel;
 END;
 $$;
@@ -104,7 +104,7 @@ BEGIN
                   HINT = 'Run it as the superuser that ran pg_restore.';
     END IF;
     FOR rel IN SELECT s.relid FROM stream_ext.stream s
-                WHERE s.system_identifier <> stream_ext._system_identifier()
+                WHERE s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc)
                 ORDER BY s.relid LOOP
         stream := rel;
         SELECT r.events, r.views INTO events, views FROM stream_ext._rebase_stream(rel) r;

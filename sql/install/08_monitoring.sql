@@ -2,55 +2,80 @@
 -- Views
 -- ---------------------------------------------------------------------
 
--- The events a stream holds (counted: a scan of the stream).
-CREATE FUNCTION stream_ext._events_stored(stream regclass)
-RETURNS bigint
+-- What the views of a stream have still to consume, counted in one scan
+-- of the stream whatever the number of views: a row per view, with the
+-- events its progress has not seen and how long the oldest of them has
+-- waited (by its arrival time, or else since the view's last batch); then
+-- a row with view NULL for the stream itself, with what the view furthest
+-- behind has to consume.  events_stored: the events the stream holds.
+-- The counts are NULL when the caller cannot read the stream.
+CREATE FUNCTION stream_ext.backlog(stream regclass,
+                                   OUT view regclass, OUT events_waiting bigint,
+                                   OUT lag interval, OUT events_stored bigint)
+RETURNS SETOF record
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    n bigint;
+    arrival name;
+    views regclass[];
+    progress pg_snapshot[];
+    since timestamptz[];
+    waiting bigint[];
+    oldest timestamptz[];
+    waiting_sql text := '';
+    oldest_sql text := '';
+    stored bigint;
+    readable boolean;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM %s', stream) INTO n;
-    RETURN n;
-END;
-$$;
-
--- What a view has still to consume: the events of its stream its progress
--- has not seen, and how long the oldest of them has waited (by its arrival
--- time, or else since the view's last batch).  NULL when the caller cannot
--- read the stream.
-CREATE FUNCTION stream_ext._view_backlog(view regclass,
-                                         OUT events_waiting bigint, OUT lag interval)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v record;
-BEGIN
-    SELECT c.stream, c.progress, c.last_batch_at, c.created_at, s.arrival_column
-      INTO v
-      FROM stream_ext.continuous_view c JOIN stream_ext.stream s ON s.relid = c.stream
-     WHERE c.result = view;
-    IF NOT FOUND OR NOT has_table_privilege(v.stream, 'SELECT') THEN
+    SELECT s.arrival_column INTO arrival FROM stream_ext.stream s WHERE s.relid = backlog.stream;
+    IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF v.arrival_column IS NOT NULL THEN
-        EXECUTE format('SELECT count(*), now() - min(%I) FROM %s'
-                       ' WHERE NOT stream_ext.seen(stream_ext_tx, $1)',
-                       v.arrival_column, v.stream)
-           INTO events_waiting, lag USING v.progress;
-    ELSE
-        EXECUTE format('SELECT count(*) FROM %s WHERE NOT stream_ext.seen(stream_ext_tx, $1)',
-                       v.stream)
-           INTO events_waiting USING v.progress;
-        IF events_waiting > 0 THEN
-            lag := now() - coalesce(v.last_batch_at, v.created_at);
-        END IF;
+    SELECT coalesce(array_agg(c.result ORDER BY c.result), '{}'),
+           coalesce(array_agg(c.progress ORDER BY c.result), '{}'),
+           coalesce(array_agg(coalesce(c.last_batch_at, c.created_at) ORDER BY c.result), '{}')
+      INTO views, progress, since
+      FROM stream_ext.continuous_view c WHERE c.stream = backlog.stream;
+    readable := has_table_privilege(backlog.stream, 'SELECT');
+    IF readable THEN
+        FOR i IN 1 .. cardinality(views) LOOP
+            waiting_sql := waiting_sql || CASE WHEN i > 1 THEN ', ' ELSE '' END
+                || format('count(*) FILTER (WHERE NOT stream_ext.seen(stream_ext_tx, $1[%s]))', i);
+            oldest_sql := oldest_sql || CASE WHEN i > 1 THEN ', ' ELSE '' END
+                || CASE WHEN arrival IS NULL THEN 'NULL'
+                        ELSE format('min(%I) FILTER (WHERE NOT stream_ext.seen(stream_ext_tx, $1[%s]))',
+                                    arrival, i) END;
+        END LOOP;
+        EXECUTE format('SELECT count(*), ARRAY[%s]::bigint[], ARRAY[%s]::timestamptz[] FROM %s',
+                       waiting_sql, oldest_sql, backlog.stream)
+           INTO stored, waiting, oldest USING progress;
     END IF;
-    lag := coalesce(lag, interval '0');
+    events_stored := stored;
+    FOR i IN 1 .. cardinality(views) LOOP
+        view := views[i];
+        events_waiting := waiting[i];
+        lag := CASE WHEN NOT readable THEN NULL
+                    WHEN arrival IS NOT NULL THEN coalesce(now() - oldest[i], interval '0')
+                    WHEN waiting[i] > 0 THEN now() - since[i]
+                    ELSE interval '0' END;
+        RETURN NEXT;
+    END LOOP;
+    view := NULL;
+    IF readable THEN
+        SELECT coalesce(max(w), 0) INTO events_waiting FROM unnest(waiting) w;
+        lag := CASE WHEN arrival IS NOT NULL THEN coalesce(now() - (SELECT min(o) FROM unnest(oldest) o), interval '0')
+                    ELSE coalesce((SELECT max(now() - t) FROM unnest(waiting, since) u(w, t) WHERE w > 0),
+                                  interval '0') END;
+    ELSE
+        events_waiting := NULL;
+        lag := NULL;
+    END IF;
+    RETURN NEXT;
 END;
 $$;
+COMMENT ON FUNCTION stream_ext.backlog(regclass) IS
+    'what each view of a stream has still to consume, and (view NULL) the stream: counted in one scan of the stream';
 
 -- events_waiting: what the view furthest behind has still to consume.
 CREATE VIEW stream_ext.streams AS
@@ -59,16 +84,15 @@ SELECT s.relid AS stream,
        s.arrival_column,
        s.segments,
        s.created_at,
-       (SELECT COALESCE(max(b.events_waiting), 0)
-          FROM stream_ext.continuous_view c, LATERAL stream_ext._view_backlog(c.result) b
-         WHERE c.stream = s.relid) AS events_waiting,
+       b.events_waiting,
        s.retention,
-       s.system_identifier <> stream_ext._system_identifier() AS restore_pending,
+       s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc) AS restore_pending,
        COALESCE(s.segment_size,
                 pg_catalog.pg_size_bytes(pg_catalog.current_setting('stream_ext.segment_size'))) AS segment_size,
-       stream_ext._events_stored(s.relid) AS events_stored
-  FROM stream_ext.stream s
- WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT');
+       b.events_stored
+  FROM stream_ext.stream s,
+       LATERAL stream_ext.backlog(s.relid) b
+ WHERE pg_catalog.has_table_privilege(s.relid, 'SELECT') AND b.view IS NULL;
 COMMENT ON VIEW stream_ext.streams IS 'stream_ext: streams the current user can read';
 GRANT SELECT ON stream_ext.streams TO PUBLIC;
 
@@ -82,7 +106,7 @@ COMMENT ON FUNCTION stream_ext.worker_state() IS
 CREATE VIEW stream_ext.stats AS
 SELECT c.result AS view,
        c.stream,
-       CASE WHEN s.system_identifier <> stream_ext._system_identifier() THEN 'restoring'
+       CASE WHEN s.system_identifier <> (SELECT pgc.system_identifier FROM pg_catalog.pg_control_system() pgc) THEN 'restoring'
             ELSE c.state END AS state,
        c.batches,
        c.events AS events_processed,
@@ -106,9 +130,9 @@ SELECT c.result AS view,
        c.last_error_at,
        stream_ext.worker_state() AS worker,
        c.events_skipped
-  FROM stream_ext.continuous_view c
-       JOIN stream_ext.stream s ON s.relid = c.stream,
-       LATERAL stream_ext._view_backlog(c.result) b
+  FROM stream_ext.stream s,
+       LATERAL stream_ext.backlog(s.relid) b
+       JOIN stream_ext.continuous_view c ON c.result = b.view
  WHERE pg_catalog.has_table_privilege(c.result, 'SELECT');
 COMMENT ON VIEW stream_ext.stats IS
     'stream_ext: per continuous view, what its batches did and what waits for it; counters are kept with the results and survive restarts';

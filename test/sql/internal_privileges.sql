@@ -89,6 +89,37 @@ SELECT stream_ext.drop_transform('internal_priv.copy');
 SELECT stream_ext.drop_continuous_view('internal_priv.totals');
 SELECT stream_ext.create_continuous_view('internal_priv.again',
     $$SELECT count(*) AS n FROM internal_priv.events$$);
+-- What batches evaluate as the view's owner is built in or public: a
+-- hopping window aggregated by panes, states of internal type carried
+-- from batch to batch, and batches cut at batch_size (snapshot_before):
+-- four transactions wait while the view is paused, and are applied two
+-- at a time once it is resumed.
+SELECT stream_ext.create_continuous_view('internal_priv.hopping',
+    $$SELECT w.window_start, w.window_end, count(*) AS n, avg(v::numeric) AS mean
+        FROM internal_priv.events, LATERAL stream_ext.hop(ts, '2 days', '1 day') w
+       GROUP BY w.window_start, w.window_end$$, batch_size => 2);
+SELECT stream_ext.pause_continuous_view('internal_priv.hopping');
+INSERT INTO internal_priv.events VALUES (1, 1, '2026-02-01 10:00');
+INSERT INTO internal_priv.events VALUES (2, 2, '2026-02-01 11:00');
+INSERT INTO internal_priv.events VALUES (3, 4, '2026-02-02 10:00');
+INSERT INTO internal_priv.events VALUES (4, 8, '2026-02-03 10:00');
+-- The monitoring views, as the role: four events wait for the view.
+SELECT view, events_waiting FROM stream_ext.stats WHERE view = 'internal_priv.hopping'::regclass;
+SELECT stream, events_waiting, events_stored FROM stream_ext.streams;
+SELECT stream_ext.resume_continuous_view('internal_priv.hopping');
+SELECT stream_ext.flush();
+INSERT INTO internal_priv.events VALUES (5, 16, '2026-02-02 12:00');
+SELECT stream_ext.flush();
+SELECT batches >= 3 AS cut, events_waiting FROM stream_ext.stats WHERE view = 'internal_priv.hopping'::regclass;
+-- Against the oracle: the same query over the events written since the
+-- view was created (those of February).
+SELECT h.window_start, h.n, h.mean, o.n AS oracle_n, o.mean AS oracle_mean
+  FROM internal_priv.hopping h
+  FULL JOIN (SELECT w.window_start, count(*) AS n, avg(v::numeric) AS mean
+               FROM internal_priv.events, LATERAL stream_ext.hop(ts, '2 days', '1 day') w
+              WHERE ts >= '2026-02-01' GROUP BY w.window_start) o USING (window_start)
+ ORDER BY 1;
+SELECT stream_ext.hop_windows('2 days', '1 day') AS windows_per_event;
 SET client_min_messages = warning;  -- the NOTICE names OIDs
 SELECT stream_ext.drop_stream('internal_priv.events', cascade => true);
 RESET client_min_messages;

@@ -11,13 +11,18 @@ CREATE EXTENSION IF NOT EXISTS stream_ext;
 RESET client_min_messages;
 \pset format unaligned
 
+-- A view's batch statement, from the module's C function (not part of the
+-- extension's SQL interface: created here, by the superuser, for this test).
+CREATE FUNCTION public.view_sql(query text, result_table text) RETURNS text
+    LANGUAGE C VOLATILE STRICT AS '$libdir/stream_ext', 'stream_ext_view_sql';
+
 CREATE TABLE sensor_events (sensor_id int, temp float8, ts timestamptz NOT NULL);
 SELECT stream_ext.create_stream('sensor_events', event_time => 'ts');
 
 -- Progress before the view sees any event.
 SELECT pg_current_snapshot() AS progress \gset
 
-SELECT stream_ext._view_sql($$
+SELECT public.view_sql($$
     SELECT sensor_id, date_bin('1 minute', ts, '2026-01-01') AS minute,
            count(*) AS readings, avg(temp) AS avg_temp, min(temp) AS min_temp,
            max(temp) AS max_temp, sum(temp) / count(*) AS ratio,
@@ -27,7 +32,7 @@ SELECT stream_ext._view_sql($$
     'public.temp_per_minute') AS batch \gset
 PREPARE minute_batch(pg_snapshot, pg_snapshot) AS :batch;
 
-SELECT stream_ext._view_sql($$
+SELECT public.view_sql($$
     SELECT count(*) AS events, sum(sensor_id) AS sensor_sum, max(ts) AS last_ts
       FROM sensor_events$$,
     'public.totals') AS batch \gset
@@ -117,7 +122,7 @@ CREATE TABLE plain_table (a int);
 CREATE FUNCTION try_view(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text; msg text; hnt text;
 BEGIN
-    PERFORM stream_ext._view_sql(q, 'public.refused');
+    PERFORM public.view_sql(q, 'public.refused');
     RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hnt = PG_EXCEPTION_HINT;

@@ -230,7 +230,7 @@ sub restore_and_check
 		  . $target->safe_psql('dst', 'SELECT count(*) FROM minute_deltas') . "|1\nraw|300|0",
 		"$label: finish_restore renumbers the three streams");
 	is( $target->safe_psql('dst',
-			"SELECT count(*) FROM stream_ext.stream WHERE system_identifier <> stream_ext._system_identifier()"),
+			"SELECT count(*) FROM stream_ext.stream WHERE system_identifier <> (pg_control_system()).system_identifier"),
 		'0', "$label: nothing waits any more");
 	is($target->safe_psql('dst', 'SELECT * FROM stream_ext.finish_restore()'), '',
 		"$label: a second finish_restore has nothing to do");
