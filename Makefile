@@ -42,7 +42,8 @@ OBJS = \
 	src/utility.o \
 	src/ddl.o \
 	src/upgrade.o \
-	src/privilege.o
+	src/privilege.o \
+	src/citus.o
 
 # The install script of this version is built from its fragments, one
 # per concern, in the order of their names; the scripts of earlier

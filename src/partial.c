@@ -179,6 +179,7 @@ StreamPlanner(Query *parse, const char *query_string, int cursorOptions,
 	PlannedStmt *result;
 	bool		marked = false;
 
+	StreamCheckCitusCalls(parse);
 	if (QueryHasMarkers((Node *) parse, NULL))
 	{
 		MarkContext context = {false};

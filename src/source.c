@@ -70,6 +70,8 @@ stream_ext_attach_source(PG_FUNCTION_ARGS)
 	char	   *operation_column;
 	AclResult	aclresult;
 
+	if (!PG_ARGISNULL(0))
+		StreamCheckNotCitusTable(PG_GETARG_OID(0), "a source");
 	/* The checks of the arguments; the operations, upper case, once each. */
 	result = StreamForwardInternal(fcinfo, "_check_source", 4, argtypes, &isnull);
 	if (isnull)

@@ -55,6 +55,8 @@ stream_ext_create_stream(PG_FUNCTION_ARGS)
 	bool		no_arrival;
 	Datum		storage;
 
+	if (!PG_ARGISNULL(0))
+		StreamCheckNotCitusTable(PG_GETARG_OID(0), "a stream");
 	rebuilt = StreamForwardInternal(fcinfo, "_rebuild_stream", 3, argtypes, &isnull);
 	if (isnull)
 		elog(ERROR, "_rebuild_stream returned no row");

@@ -268,6 +268,12 @@ extern void StreamInjectionPoint(const char *name);
 extern struct ErrorData *StreamRecoverFromError(MemoryContext cxt,
 												struct ResourceOwnerData *owner);
 
+/* citus.c */
+struct Query;
+extern bool StreamCitusTable(Oid relid);
+extern void StreamCheckNotCitusTable(Oid relid, const char *as_what);
+extern void StreamCheckCitusCalls(struct Query *query);
+
 /* privilege.c */
 extern Oid	StreamExtensionOwner(void);
 extern char *StreamInstalledVersion(void);

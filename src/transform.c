@@ -57,6 +57,7 @@ CheckTransformTarget(Oid target, const char *target_name, Oid owner)
 	bool		isnull;
 	AclResult	aclresult;
 
+	StreamCheckNotCitusTable(target, "the target of a transform");
 	if (get_rel_relkind(target) != RELKIND_RELATION &&
 		get_rel_relkind(target) != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,

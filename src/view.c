@@ -977,6 +977,7 @@ CheckFromItems(ViewShape *shape)
 		if (rte->rtekind != RTE_RELATION)
 			StreamRefuse("this kind of FROM item",
 				   "Read from one stream, optionally joined with tables and with LATERAL stream_ext.hop().");
+		StreamCheckNotCitusTable(rte->relid, psprintf("read by a %s", checking));
 		if (RelationIsStream(rte->relid))
 		{
 			if (shape->stream_rti != 0)
