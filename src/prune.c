@@ -99,6 +99,7 @@ stream_ext_prune(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	int			truncated = 0;
 
+	StreamCheckVersion();
 	if (!PG_ARGISNULL(0))
 	{
 		Oid			relid = PG_GETARG_OID(0);
@@ -404,6 +405,7 @@ stream_ext_set_retention(PG_FUNCTION_ARGS)
 	int			save_sec_context;
 	int			save_nestlevel;
 
+	StreamCheckVersion();
 	relid = OwnedStream(fcinfo, "set_retention");
 	if (retention != NULL &&
 		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(retention),
@@ -444,6 +446,7 @@ stream_ext_set_segment_size(PG_FUNCTION_ARGS)
 	int			save_sec_context;
 	int			save_nestlevel;
 
+	StreamCheckVersion();
 	relid = OwnedStream(fcinfo, "set_segment_size");
 	if (!PG_ARGISNULL(1))
 	{

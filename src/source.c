@@ -70,6 +70,7 @@ stream_ext_attach_source(PG_FUNCTION_ARGS)
 	char	   *operation_column;
 	AclResult	aclresult;
 
+	StreamCheckVersion();
 	if (!PG_ARGISNULL(0))
 		StreamCheckNotCitusTable(PG_GETARG_OID(0), "a source");
 	/* The checks of the arguments; the operations, upper case, once each. */

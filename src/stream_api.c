@@ -55,6 +55,7 @@ stream_ext_create_stream(PG_FUNCTION_ARGS)
 	bool		no_arrival;
 	Datum		storage;
 
+	StreamCheckVersion();
 	if (!PG_ARGISNULL(0))
 		StreamCheckNotCitusTable(PG_GETARG_OID(0), "a stream");
 	rebuilt = StreamForwardInternal(fcinfo, "_rebuild_stream", 3, argtypes, &isnull);
@@ -89,6 +90,7 @@ stream_ext_drop_stream(PG_FUNCTION_ARGS)
 	bool		isnull;
 	char	   *name;
 
+	StreamCheckVersion();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

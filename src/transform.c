@@ -209,6 +209,7 @@ stream_ext_create_transform(PG_FUNCTION_ARGS)
 	ObjectAddress target_addr;
 	int			save_nestlevel;
 
+	StreamCheckVersion();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -40,6 +40,7 @@ static void UpdateOwnView(Oid view, const char *set, const char *value);
 Datum
 stream_ext_pause_continuous_view(PG_FUNCTION_ARGS)
 {
+	StreamCheckVersion();
 	SetViewState(ViewByName(PG_GETARG_TEXT_PP(0), false), "paused");
 	PG_RETURN_VOID();
 }
@@ -47,6 +48,7 @@ stream_ext_pause_continuous_view(PG_FUNCTION_ARGS)
 Datum
 stream_ext_resume_continuous_view(PG_FUNCTION_ARGS)
 {
+	StreamCheckVersion();
 	SetViewState(ViewByName(PG_GETARG_TEXT_PP(0), false), "active");
 	PG_RETURN_VOID();
 }
@@ -54,6 +56,7 @@ stream_ext_resume_continuous_view(PG_FUNCTION_ARGS)
 Datum
 stream_ext_drop_continuous_view(PG_FUNCTION_ARGS)
 {
+	StreamCheckVersion();
 	StreamDropView(ViewByName(PG_GETARG_TEXT_PP(0), false));
 	PG_RETURN_VOID();
 }
@@ -69,6 +72,7 @@ stream_ext_set_on_error(PG_FUNCTION_ARGS)
 	Oid			view;
 	char	   *on_error;
 
+	StreamCheckVersion();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -83,6 +87,7 @@ stream_ext_set_on_error(PG_FUNCTION_ARGS)
 Datum
 stream_ext_pause_transform(PG_FUNCTION_ARGS)
 {
+	StreamCheckVersion();
 	SetViewState(ViewByName(PG_GETARG_TEXT_PP(0), true), "paused");
 	PG_RETURN_VOID();
 }
@@ -90,6 +95,7 @@ stream_ext_pause_transform(PG_FUNCTION_ARGS)
 Datum
 stream_ext_resume_transform(PG_FUNCTION_ARGS)
 {
+	StreamCheckVersion();
 	SetViewState(ViewByName(PG_GETARG_TEXT_PP(0), true), "active");
 	PG_RETURN_VOID();
 }
@@ -97,6 +103,7 @@ stream_ext_resume_transform(PG_FUNCTION_ARGS)
 Datum
 stream_ext_drop_transform(PG_FUNCTION_ARGS)
 {
+	StreamCheckVersion();
 	StreamDropView(ViewByName(PG_GETARG_TEXT_PP(0), true));
 	PG_RETURN_VOID();
 }

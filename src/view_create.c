@@ -117,6 +117,7 @@ stream_ext_create_continuous_view(PG_FUNCTION_ARGS)
 	int			owner_nestlevel;
 	uint32		part;
 
+	StreamCheckVersion();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -151,6 +151,7 @@ stream_ext_replace_continuous_view(PG_FUNCTION_ARGS)
 	int			save_sec_context;
 	int			owner_nestlevel;
 
+	StreamCheckVersion();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -29,6 +29,7 @@
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -262,12 +263,14 @@ StreamHopToPanes(Query *query, StreamWindow *window, List *keys)
 {
 	HopVarsContext context = {window->hop_rti, 0, 0};
 	RangeTblEntry *rte = rt_fetch(window->hop_rti, query->rtable);
-	RangeTblFunction *start;
-	RangeTblFunction *end;
 	List	   *args;
+	Node	   *ts;
+	Node	   *origin;
 	Interval   *pane;
 	Const	   *pane_size;
 	Expr	   *pane_start;
+	Expr	   *pane_end;
+	Query	   *panes;
 	int			hop_keys = 0;
 	ListCell   *lc;
 
@@ -281,28 +284,40 @@ StreamHopToPanes(Query *query, StreamWindow *window, List *keys)
 		return false;
 
 	/*
-	 * ROWS FROM (date_bin(pane, ts, origin), date_bin(pane, ts, origin) +
-	 * pane): built-in functions only, as the view's owner may call (an
-	 * infinite ts is its own pane, as tumble() puts it; a NULL one is in
-	 * the pane (NULL, NULL), which no window holds).
+	 * LATERAL (SELECT date_bin(pane, ts, origin) AS window_start,
+	 * date_bin(pane, ts, origin) + pane AS window_end): built-in functions
+	 * only, as the view's owner may call, in a subquery without FROM that
+	 * the planner pulls up into the scan of the stream (an infinite ts is
+	 * its own pane, as tumble() puts it; a NULL one is in the pane (NULL,
+	 * NULL), which no window holds).
 	 */
 	args = FullArguments((FuncExpr *) linitial_node(RangeTblFunction, rte->functions)->funcexpr);
+	ts = copyObject(linitial(args));
+	origin = copyObject(lfourth(args));
+	IncrementVarSublevelsUp(ts, 1, 0);
+	IncrementVarSublevelsUp(origin, 1, 0);
 	pane = palloc0(sizeof(Interval));
 	pane->time = window->pane_us;
 	pane_size = makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval),
 						  IntervalPGetDatum(pane), false, false);
 	pane_start = (Expr *) makeFuncExpr(F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ, TIMESTAMPTZOID,
-									   list_make3(pane_size, linitial(args), lfourth(args)),
+									   list_make3(pane_size, ts, origin),
 									   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	start = makeNode(RangeTblFunction);
-	start->funcexpr = (Node *) pane_start;
-	start->funccolcount = 1;
-	end = makeNode(RangeTblFunction);
-	end->funcexpr = (Node *) makeFuncExpr(F_TIMESTAMPTZ_PL_INTERVAL, TIMESTAMPTZOID,
-										  list_make2(copyObject(pane_start), copyObject(pane_size)),
-										  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	end->funccolcount = 1;
-	rte->functions = list_make2(start, end);
+	pane_end = (Expr *) makeFuncExpr(F_TIMESTAMPTZ_PL_INTERVAL, TIMESTAMPTZOID,
+									 list_make2(copyObject(pane_start), copyObject(pane_size)),
+									 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	panes = makeNode(Query);
+	panes->commandType = CMD_SELECT;
+	panes->querySource = QSRC_ORIGINAL;
+	panes->canSetTag = true;
+	panes->jointree = makeFromExpr(NIL, NULL);
+	panes->targetList = list_make2(makeTargetEntry(pane_start, 1, pstrdup("window_start"), false),
+								   makeTargetEntry(pane_end, 2, pstrdup("window_end"), false));
+	rte->rtekind = RTE_SUBQUERY;
+	rte->subquery = panes;
+	rte->functions = NIL;
+	rte->funcordinality = false;
+	rte->lateral = true;
 	return true;
 }
 

@@ -257,6 +257,38 @@ like($err, qr/stream_ext in this database is version 0\.1\.0, but its library is
 	'flush() before the update names both versions');
 ok($node->log_contains('database "postgres" has version 0.1.0 of the extension, the library is version 0.2.0'),
 	'the worker logs that it waits for the update');
+
+# The SQL functions of 0.1.0 that reach the library's C functions, which
+# take the arguments of 0.2.0, are refused by the versions' error (or,
+# for a C function 0.2.0 no longer has, by PostgreSQL's): nothing is made,
+# and the server does not crash.  (0.1.0's drop functions, in PL/pgSQL over
+# its own catalog, still work.)
+my $log_offset = -s $node->logfile;
+my $made = q{
+SELECT (SELECT count(*) FROM stream_ext.continuous_view) || '|' || (SELECT count(*) FROM stream_ext.stream)
+    || '|' || (SELECT count(*) FROM stream_ext.source)
+    || '|' || (SELECT count(*) FROM pg_class WHERE relname IN ('v_new', 't_new'))
+    || '|' || (SELECT string_agg(state, ',' ORDER BY result::text) FROM stream_ext.continuous_view)
+    || '|' || (SELECT count(*) FROM stream_ext.stream WHERE retention IS NOT NULL)};
+my $before_calls = $node->safe_psql('postgres', $made);
+for my $call (
+	q{SELECT stream_ext.create_continuous_view('v_new', $$SELECT count(*) AS n FROM ev$$)},
+	q{SELECT stream_ext.create_transform('t_new', $$SELECT k, v FROM ev$$, 'evens')},
+	q{SELECT stream_ext.pause_continuous_view('v_tumble')},
+	q{SELECT stream_ext.replace_continuous_view('v_tumble', $$SELECT count(*) AS n FROM ev$$)},
+	q{SELECT stream_ext.set_retention('ev', '1 day')},
+	q{SELECT stream_ext.prune('ev')},
+	q{SELECT stream_ext.attach_source('orders', 'acct_ev')})
+{
+	my ($rc, $out, $err) = $node->psql('postgres', $call);
+	like(
+		$err,
+		qr/stream_ext in this database is version 0\.1\.0, but its library is version 0\.2\.0|could not find function/,
+		"before the update, refused: $call");
+}
+ok(!$node->log_contains('terminated by signal', $log_offset), 'no call crashed the server');
+is($node->safe_psql('postgres', $made), $before_calls,
+	'before the update, nothing was made or dropped');
 load(4001, 6000);
 
 $node->safe_psql('postgres', 'ALTER EXTENSION stream_ext UPDATE');
