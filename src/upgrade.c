@@ -24,6 +24,11 @@
  * under the same name (source.c), with the operation column read from
  * that INSERT, and the function is dropped.
  *
+ * The C functions that only 0.1.0's script declares stay in the library,
+ * so that the script of 0.1.0 loads with it (pg_upgrade, and CREATE
+ * EXTENSION stream_ext VERSION '0.1.0' before an update): the pure ones
+ * work, the others refuse with the versions' error (StreamCheckVersion).
+ *
  * It runs inside ALTER EXTENSION, whose script is run as a superuser;
  * the queries are analyzed as their owners.
  *
@@ -40,6 +45,7 @@
 #include <ctype.h>
 
 #include "access/htup_details.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -56,6 +62,12 @@
 #include "batch_statement.h"
 
 PG_FUNCTION_INFO_V1(stream_ext_upgrade_from_0_1_0);
+PG_FUNCTION_INFO_V1(stream_ext_system_identifier);
+PG_FUNCTION_INFO_V1(stream_ext_detoast);
+PG_FUNCTION_INFO_V1(stream_ext_register_stream);
+PG_FUNCTION_INFO_V1(stream_ext_set_view_state);
+PG_FUNCTION_INFO_V1(stream_ext_lock_views);
+PG_FUNCTION_INFO_V1(stream_ext_create_source_function);
 
 static List *ReadViews(void);
 static void UpgradeView(StoredView *v);
@@ -63,6 +75,7 @@ static void UpgradeContinuousView(StoredView *v);
 static void ConvertResultTable(StoredView *v, ViewShape *shape, ViewLayout *layout);
 static void UpgradeSources(void);
 static char *OperationColumn(const char *body, const char *operation);
+static Datum VersionOnlyFunction(const char *name);
 
 /*
  * stream_ext_upgrade_from_0_1_0 is run once by the update script, after it
@@ -440,4 +453,57 @@ OperationColumn(const char *body, const char *operation)
 		}
 		return name.data;
 	}
+}
+
+/*
+ * The C functions of 0.1.0 that 0.2.0 no longer declares (see the top of
+ * the file).  0.1.0's _system_identifier() and _detoast() are pure: they
+ * work, for its monitoring views and catalog default.
+ */
+Datum
+stream_ext_system_identifier(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) GetSystemIdentifier());
+}
+
+Datum
+stream_ext_detoast(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(PG_GETARG_BYTEA_P(0));
+}
+
+/*
+ * VersionOnlyFunction refuses a call of a function only an earlier
+ * version declared: before the update, with the versions' error.
+ */
+static Datum
+VersionOnlyFunction(const char *name)
+{
+	StreamCheckVersion();
+	elog(ERROR, "stream_ext: %s belongs to version 0.1.0", name);
+	return (Datum) 0;
+}
+
+Datum
+stream_ext_register_stream(PG_FUNCTION_ARGS)
+{
+	return VersionOnlyFunction("_register_stream");
+}
+
+Datum
+stream_ext_set_view_state(PG_FUNCTION_ARGS)
+{
+	return VersionOnlyFunction("_set_view_state");
+}
+
+Datum
+stream_ext_lock_views(PG_FUNCTION_ARGS)
+{
+	return VersionOnlyFunction("_lock_views");
+}
+
+Datum
+stream_ext_create_source_function(PG_FUNCTION_ARGS)
+{
+	return VersionOnlyFunction("_create_source_function");
 }
