@@ -185,6 +185,35 @@ for my $case (@foreign)
 	like($err, qr/HINT:  Use a table of this node/, "$label: the hint says what to do");
 }
 
+# With citus.use_citus_managed_tables, Citus takes every table created by
+# a statement of the user's: a table made so is refused as a stream, while
+# the tables stream_ext makes for a stream and a view stay the node's.
+my (undef, undef, $managed_err) = $coordinator->psql('postgres', q{
+SET citus.use_citus_managed_tables = on;
+CREATE TABLE managed (k int NOT NULL, ts timestamptz NOT NULL);
+SELECT stream_ext.create_stream('managed', event_time => 'ts');});
+like($managed_err, qr/table "managed" is a Citus table and cannot be a stream/,
+	'a table Citus took at its creation is refused as a stream');
+$coordinator->safe_psql('postgres', q{
+CREATE TABLE local_events (k int NOT NULL, ts timestamptz NOT NULL);
+SET citus.use_citus_managed_tables = on;
+SELECT stream_ext.create_stream('local_events', event_time => 'ts');
+SELECT stream_ext.create_continuous_view('local_counts',
+    $$SELECT k, count(*) AS n FROM local_events GROUP BY k$$);
+INSERT INTO local_events SELECT i % 5, '2026-01-01' FROM generate_series(1, 100) i;
+SELECT stream_ext.flush(strict => true);});
+is( $coordinator->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM pg_dist_partition p
+         WHERE p.logicalrelid IN (SELECT relid FROM stream_ext.stream
+                                  UNION ALL SELECT partition FROM stream_ext.segment
+                                  UNION ALL SELECT result FROM stream_ext.continuous_view))
+    || '|' || (SELECT string_agg(k || ':' || n, ' ' ORDER BY k) FROM local_counts)}),
+	'0|0:20 1:20 2:20 3:20 4:20',
+	'with citus.use_citus_managed_tables, stream_ext\'s own tables stay the node\'s, and the view counts');
+$coordinator->safe_psql('postgres', q{
+SELECT stream_ext.drop_stream('local_events', cascade => true);
+DROP TABLE managed;});
+
 # Nothing was half made: Citus manages none of stream_ext's tables,
 # stream_ext holds no Citus table, and no other view, source or transform
 # exists.
