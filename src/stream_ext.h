@@ -24,7 +24,11 @@
  *				batch_merge.c (the upsert that folds them), batch_windows.c
  *				(watermark, closed windows, retention), batch_outputs.c
  *				(appends, output streams, notifications, what a batch did)
+ *	window.c	event-time windows: the window key, when it ends, late events
  *	apply.c		the worker applying each view's batches, as the view's owner
+ *	guard.c		result and state tables written by batches only
+ *	prune.c		bounded storage: segments retired and truncated, retention
+ *	restore.c	a dump restored into another cluster: its ids renumbered
  *	flush.c		flush(): waiting until the views have caught up
  *	partial.c	partial aggregation: aggregates split into transition,
  *				combine and final steps, run by the executor
@@ -33,10 +37,14 @@
  *	worker.c	the per-database worker's loop
  *	utility.c	the utility hook: COPY, database commands, RENAME and SET
  *				SCHEMA, DROP EXTENSION
+ *	ddl.c		native DDL: CREATE TABLE ... WITH (stream_ext.event_time),
+ *				CREATE/ALTER/DROP MATERIALIZED VIEW ... (stream_ext.continuous)
  *	upgrade.c	ALTER EXTENSION UPDATE from 0.1.0: the views' tables and
  *				definitions, the sources' triggers
  *	privilege.c	running internal steps as the extension's owner, and
  *				calling internal functions for the SQL functions
+ *	citus.c		beside Citus: tables Citus manages refused as stream_ext's,
+ *				and stream_ext's refused to Citus's table functions
  *	stream_ext.c	module load, GUCs and hooks
  *
  *-------------------------------------------------------------------------
