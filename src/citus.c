@@ -47,6 +47,7 @@
 
 #include "stream_ext.h"
 
+static Oid	DistPartitionCatalog(void);
 static bool CitusCallsWalker(Node *node, void *context);
 static char *StreamObjectKind(Oid relid);
 
@@ -67,13 +68,23 @@ static const char *const citus_table_functions[] = {
 };
 
 /*
+ * DistPartitionCatalog returns the OID of Citus's pg_dist_partition, or
+ * InvalidOid where Citus is not installed in this database.
+ */
+static Oid
+DistPartitionCatalog(void)
+{
+	return get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+}
+
+/*
  * StreamCitusTable tells whether Citus manages a table: it has an entry in
  * pg_dist_partition (distributed, reference or Citus local).
  */
 bool
 StreamCitusTable(Oid relid)
 {
-	Oid			dist_partition = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Oid			dist_partition = DistPartitionCatalog();
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -117,8 +128,7 @@ StreamCheckNotCitusTable(Oid relid, const char *as_what)
 void
 StreamCheckCitusCalls(Query *query)
 {
-	if (query->commandType != CMD_SELECT ||
-		!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+	if (query->commandType != CMD_SELECT || !OidIsValid(DistPartitionCatalog()))
 		return;
 	(void) query_tree_walker(query, CitusCallsWalker, NULL, 0);
 }
@@ -138,23 +148,21 @@ CitusCallsWalker(Node *node, void *context)
 			get_func_namespace(func->funcid) == PG_CATALOG_NAMESPACE)
 		{
 			char	   *name = get_func_name(func->funcid);
+			Oid			relid = DatumGetObjectId(((Const *) arg)->constvalue);
+			char	   *kind;
+			int			i;
 
-			for (int i = 0; citus_table_functions[i] != NULL; i++)
-			{
-				Oid			relid = DatumGetObjectId(((Const *) arg)->constvalue);
-				char	   *kind;
-
-				if (strcmp(name, citus_table_functions[i]) != 0)
-					continue;
-				kind = StreamObjectKind(relid);
-				if (kind != NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("%s() cannot take \"%s\": it is %s",
-									name, get_rel_name(relid), kind),
-							 errdetail("stream_ext reads and tags events on the node that stores them; Citus would move its rows to shards written through the coordinator."),
-							 errhint("Keep stream_ext's tables on this node; see \"Scaling out with Citus\" in stream_ext's README.")));
-			}
+			for (i = 0; citus_table_functions[i] != NULL; i++)
+				if (strcmp(name, citus_table_functions[i]) == 0)
+					break;
+			if (citus_table_functions[i] != NULL &&
+				(kind = StreamObjectKind(relid)) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("%s() cannot take \"%s\": it is %s",
+								name, get_rel_name(relid), kind),
+						 errdetail("stream_ext reads and tags events on the node that stores them; Citus would move its rows to shards written through the coordinator."),
+						 errhint("Keep stream_ext's tables on this node; see \"Scaling out with Citus\" in stream_ext's README.")));
 		}
 	}
 	if (IsA(node, Query))

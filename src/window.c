@@ -254,9 +254,10 @@ StreamHopColumn(Node *expr, StreamWindow *window)
  * StreamHopToPanes replaces, in query (a copy of a view's), the hop() of
  * its window by the one pane of the window's pane size that holds each
  * event, its window_start and window_end the pane's.  The query then
- * aggregates each event once, per pane; the panes make up the windows (batch_partial.c).  False, and
- * nothing changed, when the hop's columns are used other than as grouping
- * keys (a pane's bounds would not stand for the window's there).
+ * aggregates each event once, per pane; the panes make up the windows
+ * (batch_partial.c).  False, and nothing changed, when the hop's columns
+ * are used other than as grouping keys (a pane's bounds would not stand
+ * for the window's there).
  */
 bool
 StreamHopToPanes(Query *query, StreamWindow *window, List *keys)
